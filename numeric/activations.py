@@ -1,0 +1,64 @@
+"""Elementwise functions and the softmax–cross-entropy output, written to stay analytic.
+
+Everything here accepts complex arrays, so that the complex-step oracle can run a forward pass through
+it: no ``abs``, ``max`` or comparisons on values; the stabilising softmax shift uses the real part only
+(a shift common to all classes cancels in softmax, so a real shift is exact for complex inputs too).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """σ(x) = 1 / (1 + e^{−x}), as ½(1 + tanh(x/2)): no overflow for large |x|, analytic for complex x."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def log_softmax(z: np.ndarray, axis: int = -2) -> np.ndarray:
+    """log softmax over the class axis (``-2``: z is (..., K, B)).
+
+    Args:
+        z: logits, (..., K, B), real or complex.
+        axis: the class axis.
+
+    Returns:
+        log ô, same shape as ``z``.
+    """
+    shift = np.max(z.real, axis=axis, keepdims=True)  # real shift: exact for complex z as well
+    shifted = z - shift
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def softmax(z: np.ndarray, axis: int = -2) -> np.ndarray:
+    """ô = softmax(z) over the class axis; z (..., K, B)."""
+    return np.exp(log_softmax(z, axis=axis))
+
+
+def cross_entropy_columns(z: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Per-column losses Σ_t −log ô_t[o_t] of logits ``z`` (T, K, N) against ``targets`` (T, N).
+
+    Returns:
+        (N,) array: each column's loss summed over time (the oracles need columns apart).
+    """
+    log_ohat = log_softmax(z, axis=1)
+    picked = np.take_along_axis(log_ohat, targets[:, None, :], axis=1)[:, 0, :]
+    return -picked.sum(axis=0)
+
+
+def cross_entropy_and_delta(z: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """E = Σ_t Σ_b −log ô_t[o_t] and its gradient ∂E/∂z_t = ô_t − o_t (o_t one-hot).
+
+    Args:
+        z: logits (T, K, B).
+        targets: class ids (T, B).
+
+    Returns:
+        (E, dz): E a 0-d array of z's dtype, dz (T, K, B).
+    """
+    log_ohat = log_softmax(z, axis=1)
+    picked = np.take_along_axis(log_ohat, targets[:, None, :], axis=1)
+    E = -picked.sum()
+    dz = np.exp(log_ohat)  # ô_t
+    np.put_along_axis(dz, targets[:, None, :], np.take_along_axis(dz, targets[:, None, :], axis=1) - 1, axis=1)
+    return E, dz

@@ -1,0 +1,1 @@
+"""Presentation: terminal (rich), LaTeX, Markdown, HTML, JSON, and the ``bptt`` command."""
