@@ -12,9 +12,12 @@ TINY = np.finfo(np.float64).tiny
 
 
 def relative_error(a: np.ndarray, b: np.ndarray, floor: float = 0.0) -> float:
-    """Norm-wise relative error ‖a − b‖ / max(‖a‖ + ‖b‖, floor, tiny) (Frobenius norms)."""
+    """Norm-wise relative error ‖a − b‖ / max(‖a‖ + ‖b‖ + floor, tiny) (Frobenius norms).
+
+    ``floor`` is the oracle's noise scale (numeric.gradcheck.tolerances); 0 gives the plain definition.
+    """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    scale = max(float(np.linalg.norm(a) + np.linalg.norm(b)), floor, TINY)
+    scale = max(float(np.linalg.norm(a) + np.linalg.norm(b)) + floor, TINY)
     return float(np.linalg.norm(a - b) / scale)
 
 

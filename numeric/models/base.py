@@ -120,17 +120,23 @@ class RecurrentModel:
     # ---- validation ---------------------------------------------------------------------------------
 
     def _sizes(self, params: Params, xs) -> tuple[int, int, int]:
+        """D, H, K as the parameters declare them (U… is (H, D), W is (K, H)); xs is checked against them."""
         if not isinstance(params, Mapping):
             raise ValueError(f"params: expected a dict of arrays, got {type(params).__name__}")
-        for key in ("W",):
-            if key not in params or not hasattr(params[key], "shape") or len(params[key].shape) != 2:
-                raise ValueError(f"params for {self.name}: expected 'W' of shape (K, H), got "
-                                 f"{getattr(params.get(key), 'shape', params.get(key))!r}")
+        first = next(iter(self._cell_param_shapes(1, 1, 1)))  # "U", "U_f" or "U_r": (H, D)
+        for key, meaning in (("W", "(K, H)"), (first, "(H, D)")):
+            shape = getattr(params.get(key), "shape", None)
+            if shape is None or len(shape) != 2:
+                got = "it is missing" if key not in params else (
+                    f"shape {shape}" if shape is not None else type(params[key]).__name__)
+                raise ValueError(f"{key}: expected a NumPy array of shape {meaning} in the {self.name} "
+                                 f"params, got {got}")
         K, H = params["W"].shape
+        D = params[first].shape[1]
         if not isinstance(xs, np.ndarray) or xs.ndim != 3:
-            raise ValueError(f"xs: expected a NumPy array of shape (T, D, B), got "
+            raise ValueError(f"xs: expected a NumPy array of shape (T, D={D}, B), got "
                              f"{getattr(xs, 'shape', type(xs).__name__)}")
-        return xs.shape[1], H, K
+        return D, H, K
 
     def _checked(self, params: Params, xs, targets, state0: dict, need_targets: bool = True):
         D, H, K = self._sizes(params, xs)

@@ -1,0 +1,130 @@
+"""Verify a model's BPTT gradients against every oracle at a random point: the data behind `bptt verify`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from numeric import models
+from numeric.gradcheck.compare import Comparison, compare, relative_error
+from numeric.gradcheck.objective import StackedObjective
+from numeric.gradcheck.oracles import ORACLES, directional_derivatives, numerical_gradient
+from numeric.gradcheck.tolerances import tolerance
+
+
+@dataclass
+class Point:
+    """A random point at which to check gradients: parameters, inputs, targets, initial states."""
+
+    params: dict[str, np.ndarray]
+    xs: np.ndarray
+    targets: np.ndarray
+    state0: dict[str, np.ndarray]
+
+    def astype(self, dtype) -> "Point":
+        return Point({k: v.astype(dtype) for k, v in self.params.items()}, self.xs.astype(dtype),
+                     self.targets, {k: v.astype(dtype) for k, v in self.state0.items()})
+
+
+def random_point(model, D: int, H: int, K: int, T: int, B: int, dtype=np.float64, seed: int = 0) -> Point:
+    """Parameters from ``model.init_params``, xs ~ N(0, 1), uniform targets, initial states ~ N(0, 0.5²).
+
+    Initial states are random rather than zero so that their gradients are exercised too.
+    """
+    rng = np.random.default_rng(seed)
+    params = model.init_params(D, H, K, rng=rng, dtype=dtype)
+    xs = rng.standard_normal((T, D, B)).astype(dtype)
+    targets = rng.integers(0, K, size=(T, B))
+    state0 = {k: (0.5 * rng.standard_normal(s)).astype(dtype) for k, s in model.initial_state_shapes(H, K, B).items()}
+    return Point(params, xs, targets, state0)
+
+
+@dataclass
+class Verification:
+    """Every comparison made for one model at one point.
+
+    Attributes:
+        model, dtype, sizes (D, H, K, T, B), seed, truncate, bias: what was checked.
+        loss: E at the point.
+        comparisons: one per (gradient, oracle); the directional test appears under the name "(all)".
+    """
+
+    model: str
+    dtype: str
+    sizes: dict[str, int]
+    seed: int
+    truncate: int | None
+    bias: bool
+    loss: float
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.comparisons)
+
+    @property
+    def oracles(self) -> list[str]:
+        return list(dict.fromkeys(c.oracle for c in self.comparisons))
+
+    def as_dict(self) -> dict:
+        return {
+            "model": self.model, "dtype": self.dtype, "sizes": self.sizes, "seed": self.seed,
+            "truncate": self.truncate, "bias": self.bias, "loss": self.loss, "passed": self.passed,
+            "records": [{"parameter": c.name, **{k: v for k, v in c.as_dict().items() if k != "name"}}
+                        for c in self.comparisons],
+        }
+
+
+def verify(model_name: str, *, D: int = 3, H: int = 4, K: int = 3, T: int = 4, B: int = 2,
+           dtype: str = "float64", seed: int = 0, truncate: int | None = None, bias: bool = True,
+           oracles: tuple[str, ...] = ORACLES, directions: int = 3,
+           references: Mapping[str, Callable] | None = None) -> Verification:
+    """Check a built-in model's hand-written BPTT against the numerical oracles at a random point.
+
+    Args:
+        model_name: a ``numeric.models`` name.
+        D, H, K, T, B: sizes; dtype: "float32" or "float64"; seed: for the random point.
+        truncate: None or k ≥ 1 (the numerical oracles then differentiate the truncated objective).
+        bias: include biases.
+        oracles: which per-entry oracles to run (all entries of every gradient).
+        directions: number of random directions for the directional test (0 to skip).
+        references: other implementations to compare with exactly, label → ``loss_and_grads``-like
+            callable ``(params, xs, targets, h0=..., truncate=..., **state0) -> (E, grads)``.
+
+    Returns:
+        A :class:`Verification`.
+    """
+    model = models.get(model_name, bias=bias)
+    dtype = np.dtype(dtype).name
+    point = random_point(model, D, H, K, T, B, dtype, seed)
+    E, grads = model.loss_and_grads(point.params, point.xs, point.targets, truncate=truncate, **point.state0)
+    result = Verification(model_name, dtype, {"D": D, "H": H, "K": K, "T": T, "B": B}, seed, truncate, bias,
+                          float(E))
+    objective = StackedObjective(model, point.params, point.xs, point.targets, point.state0, truncate)
+    for name, g in grads.items():
+        for oracle in oracles:
+            result.comparisons.append(compare(name, g, numerical_gradient(objective, name, oracle), oracle,
+                                              dtype, float(E)))
+    if dtype == "float32":  # the same model in float64 is the tighter reference for float32 code
+        p64 = point.astype(np.float64)
+        _, g64 = model.loss_and_grads(p64.params, p64.xs, p64.targets, truncate=truncate, **p64.state0)
+        for name, g in grads.items():
+            result.comparisons.append(compare(name, g, g64[name], "float64", dtype, float(E)))
+    for label, reference in (references or {}).items():
+        _, g_ref = reference(point.params, point.xs, point.targets, truncate=truncate, **point.state0)
+        for name, g in grads.items():
+            c = compare(name, g_ref[name], g, "exact", dtype, float(E))
+            result.comparisons.append(Comparison(**{**c.as_dict(), "oracle": label}))
+    if directions:
+        rng = np.random.default_rng(seed + 1)
+        pairs = directional_derivatives(objective, grads, directions, rng)
+        analytic, numeric = np.array(pairs).T
+        err = relative_error(analytic, numeric)
+        worst = int(np.argmax(np.abs(analytic - numeric)))
+        tol = tolerance(dtype, "directional").rtol
+        a, n = float(analytic[worst]), float(numeric[worst])
+        result.comparisons.append(Comparison("(all)", "directional", err, tol, err <= tol, (worst,), a, n,
+                                             a / n if n else float("inf"), abs(a - n) / max(abs(a) + abs(n), 1e-300)))
+    return result

@@ -1,0 +1,27 @@
+"""`bptt demo`: the toolkit on the course's Elman RNN, end to end."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.rule import Rule
+
+from reports.cli import EXIT_FAILED, EXIT_OK
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("demo", help="the course's RNN: its gradients checked by every oracle",
+                       description="Run the toolkit on its built-in default, the course's Elman RNN.")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from numeric.gradcheck.verify import verify
+    from reports.verification import VerificationView
+
+    console = Console()
+    console.print(Rule("bptt demo · the course's Elman RNN  h_t = tanh(U x_t + V h_{t−1} + b),  ô_t = softmax(W h_t + c)"))
+    console.print("Hand-written BPTT, every gradient checked entry by entry against three numerical oracles "
+                  "and along random directions:\n")
+    result = verify("rnn", D=3, H=4, K=3, T=3, B=2)
+    console.print(VerificationView(result))
+    return EXIT_OK if result.passed else EXIT_FAILED

@@ -1,0 +1,49 @@
+"""`bptt verify MODEL`: hand-written BPTT against every numerical oracle, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+
+from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
+from reports.commands._args import positive_int
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="check a model's BPTT gradients against complex step, differences, Richardson",
+        description="Check the hand-written BPTT gradients of a built-in model, entry by entry, against the "
+                    "complex-step derivative, central differences and Richardson extrapolation, plus the "
+                    "directional test. Exit 0 when all agree, 1 when any does not.",
+    )
+    p.add_argument("model", metavar="MODEL", help="built-in model: rnn, jordan, lstm, lstm-peephole, gru, gru-reset-after")
+    for size, default, meaning in (("D", 3, "input size"), ("H", 4, "hidden size"), ("K", 3, "classes"),
+                                   ("T", 4, "time steps"), ("B", 2, "batch size")):
+        p.add_argument(f"--{size}", type=positive_int, default=default, help=f"{meaning} (default {default})")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
+    p.add_argument("--truncate", type=positive_int, default=None, metavar="k",
+                   help="truncated BPTT: each E_t sends its gradient back at most k steps")
+    p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
+                   help="include the biases b…, c (default); --no-bias gives the course's equations")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from numeric import models
+    from numeric.gradcheck.verify import verify
+    from reports.verification import VerificationView
+
+    if args.model not in models.names():
+        raise UsageError(f"unknown model {args.model!r}; expected one of: {', '.join(models.names())}")
+    result = verify(args.model, D=args.D, H=args.H, K=args.K, T=args.T, B=args.B, dtype=args.dtype,
+                    seed=args.seed, truncate=args.truncate, bias=args.bias)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        Console().print(VerificationView(result))
+    return EXIT_OK if result.passed else EXIT_FAILED
