@@ -11,8 +11,18 @@ import numpy as np
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """σ(x) = 1 / (1 + e^{−x}), as ½(1 + tanh(x/2)): no overflow for large |x|, analytic for complex x."""
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    """σ(x) = 1 / (1 + e^{−x}).
+
+    Real x: e^{−x} may overflow to inf for x < −709, and 1/(1 + inf) = 0 is then the right limit, so the
+    warning is silenced. Complex x (complex step): ½(1 + tanh(x/2)), which stays finite where e^{−x}
+    would overflow into inf + nan·i. The real form is the faster one (one exp instead of one tanh).
+    """
+    if np.iscomplexobj(x):
+        return 0.5 * (1.0 + np.tanh(0.5 * x))
+    with np.errstate(over="ignore"):
+        e = np.exp(-x)
+    e += 1.0  # in place: this runs inside every gradient check's inner loop
+    return np.reciprocal(e, out=e)
 
 
 def log_softmax(z: np.ndarray, axis: int = -2) -> np.ndarray:

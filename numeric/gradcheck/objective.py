@@ -12,7 +12,9 @@ measures the stacked version against.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -38,10 +40,12 @@ class StackedObjective:
         params: its parameters; xs (T, D, B); targets (T, B); state0: initial states by name.
         truncate: None or k ≥ 1.
         max_columns: batch columns per forward pass (memory bound; copies × B).
+        workers: threads evaluating chunks side by side (NumPy releases the GIL inside its loops).
     """
 
     def __init__(self, model, params: Mapping[str, np.ndarray], xs: np.ndarray, targets: np.ndarray,
-                 state0: Mapping[str, np.ndarray], truncate: int | None = None, max_columns: int = 8192):
+                 state0: Mapping[str, np.ndarray], truncate: int | None = None, max_columns: int = 8192,
+                 workers: int | None = None):
         self.model, self.targets, self.truncate = model, targets, truncate
         self.args = {**params, "xs": xs, **state0}
         self.param_names = tuple(params)
@@ -49,6 +53,7 @@ class StackedObjective:
         self.dtype = np.result_type(*self.args.values())
         self.B = xs.shape[2]
         self.max_copies = max(1, max_columns // self.B)
+        self.workers = workers or min(os.cpu_count() or 1, 4)
         self._frozen = None
         if truncate is not None and truncate < xs.shape[0]:
             tape = model._forward(dict(params), xs, dict(state0))
@@ -67,7 +72,7 @@ class StackedObjective:
                 start, window_state = 0, state0
             else:
                 window_state = {s + "0": np.tile(v[start - 1], (1, copies)) for s, v in self._frozen.items()}
-            tape = self.model._forward(params, xs[start:t + 1], window_state)
+            tape = self.model._forward(params, xs[start:t + 1], window_state, keep={"h"})
             z_t = self.model._logits(params, tape)[-1:]
             total = total + cross_entropy_columns(z_t, targets[t:t + 1])
         return total
@@ -85,10 +90,14 @@ class StackedObjective:
             raise ValueError(f"unknown argument {name!r}; expected one of {list(self.args)}")
         steps = np.asarray(steps)
         steps = steps.astype(_step_dtype(self.dtype, steps))
-        out = []
-        for lo in range(0, len(steps), self.max_copies):
-            out.append(self._values_chunk(name, entries[lo:lo + self.max_copies], steps[lo:lo + self.max_copies]))
-        return np.concatenate(out)
+        # at least one chunk per worker once there is enough work to share
+        size = min(self.max_copies, max(64, -(-len(steps) // self.workers)))
+        chunks = [slice(lo, lo + size) for lo in range(0, len(steps), size)]
+        if len(chunks) == 1:
+            return self._values_chunk(name, entries, steps)
+        with ThreadPoolExecutor(self.workers) as pool:
+            out = pool.map(lambda c: self._values_chunk(name, entries[c], steps[c]), chunks)
+            return np.concatenate(list(out))
 
     def _values_chunk(self, name, entries, steps):
         P, B = len(steps), self.B

@@ -49,6 +49,30 @@ class Tape:
         return np.concatenate([self.state0[name + "0"][None], self.steps[name][:-1]], axis=0)
 
 
+class StepStore:
+    """Per-step values written into preallocated (T, ·, B) arrays, allocated at the first write.
+
+    Args:
+        T: number of steps.
+        keep: the names to keep; others are dropped (the loss alone needs only "h").
+    """
+
+    def __init__(self, T: int, keep: set[str] | None):
+        self.T, self.keep, self.arrays = T, keep, {}
+
+    def put(self, t: int, **values: np.ndarray) -> None:
+        for name, value in values.items():
+            if self.keep is not None and name not in self.keep:
+                continue
+            array = self.arrays.get(name)
+            if array is None:
+                array = self.arrays[name] = np.empty((self.T, *value.shape), value.dtype)
+            elif array.dtype != np.result_type(array, value):
+                # a perturbation can turn a state complex only at a later step (Jordan's W: from ô_1 on)
+                array = self.arrays[name] = array.astype(np.result_type(array, value))
+            array[t] = value
+
+
 def accumulate(da: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Σ_t Σ_b da_t v_tᵀ: a weight gradient as one product over all steps; da (T, m, B), v (T, n, B) → (m, n)."""
     m, n = da.shape[1], v.shape[1]
@@ -255,7 +279,7 @@ class RecurrentModel:
 
     def _column_losses(self, params: Params, xs, targets, state0) -> np.ndarray:
         """Each batch column's loss (N,), from already-validated inputs (the oracles call this)."""
-        tape = self._forward(params, xs, state0)
+        tape = self._forward(params, xs, state0, keep={"h"})
         return cross_entropy_columns(self._logits(params, tape), targets)
 
     def _backward(self, params: Params, tape: Tape, upstream: dict, carried_last: dict,
@@ -300,7 +324,8 @@ class RecurrentModel:
         grads.update({s + "0": dstate0[s] for s in self.states})
         return grads
 
-    def _forward(self, params: Params, xs: np.ndarray, state0: dict) -> Tape:
+    def _forward(self, params: Params, xs: np.ndarray, state0: dict, keep: set[str] | None = None) -> Tape:
+        """The recurrence over the whole sequence; ``keep`` limits what the tape stores (None: all)."""
         raise NotImplementedError
 
     def _step_backward(self, params: Params, tape: Tape, t: int, carried: dict, entering: dict):

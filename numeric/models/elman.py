@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numeric.models.base import RecurrentModel, Tape, accumulate, bias_grad
+from numeric.models.base import RecurrentModel, StepStore, Tape, accumulate, bias_grad
 
 
 class Elman(RecurrentModel):
@@ -13,17 +13,17 @@ class Elman(RecurrentModel):
     def _cell_param_shapes(self, D, H, K):
         return {"U": (H, D), "V": (H, H), "b": (H, 1)}
 
-    def _forward(self, params, xs, state0):
+    def _forward(self, params, xs, state0, keep=None):
         U, V = params["U"], params["V"]
         a_in = U @ xs  # U x_t for every t at once, (T, H, B)
         if self.bias:
             a_in = a_in + params["b"]
         h = state0["h0"]
-        hs = []
+        store = StepStore(xs.shape[0], keep)
         for t in range(xs.shape[0]):
             h = np.tanh(a_in[t] + V @ h)  # h_t = tanh(U x_t + V h_{t−1} + b)
-            hs.append(h)
-        return Tape(xs, state0, {"h": np.stack(hs)})
+            store.put(t, h=h)
+        return Tape(xs, state0, store.arrays)
 
     def _step_backward(self, params, tape, t, carried, entering):
         dh = carried["h"] + entering["h"]  # ∂E/∂h_t: from the output at t and from step t+1

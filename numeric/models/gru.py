@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from numeric.activations import sigmoid
-from numeric.models.base import RecurrentModel, Tape, accumulate, bias_grad
+from numeric.models.base import RecurrentModel, StepStore, Tape, accumulate, bias_grad
 from numeric.perturb import stack_rows
 
 GATES = ("r", "u", "g")
@@ -32,7 +32,7 @@ class GRU(RecurrentModel):
             shapes["b_gh"] = (H, 1)
         return shapes
 
-    def _forward(self, params, xs, state0):
+    def _forward(self, params, xs, state0, keep=None):
         U = stack_rows([params[f"U_{g}"] for g in GATES])
         pre_in = U @ xs  # (T, 3H, B): input projections of r, u, g for every step
         if self.bias:
@@ -41,11 +41,11 @@ class GRU(RecurrentModel):
         H = h.shape[0]
         # reset-after multiplies all three recurrent products by h_{t−1}; Cho et al. only r and u
         V = stack_rows([params[f"V_{g}"] for g in (GATES if self.reset_after else GATES[:2])])
-        keep = {name: [] for name in ("r", "u", "g", "n", "h")}
+        store = StepStore(xs.shape[0], keep)
         for t in range(xs.shape[0]):
             rec = V @ h
-            r = sigmoid(pre_in[t, :H] + rec[:H])
-            u = sigmoid(pre_in[t, H:2 * H] + rec[H:2 * H])
+            ru = sigmoid(pre_in[t, :2 * H] + rec[:2 * H])  # r_t and u_t in one σ
+            r, u = ru[:H], ru[H:]
             if self.reset_after:
                 n = rec[2 * H:] + params["b_gh"] if self.bias else rec[2 * H:]  # V_g h_{t−1} + b_gh
                 g = np.tanh(pre_in[t, 2 * H:] + r * n)
@@ -53,9 +53,8 @@ class GRU(RecurrentModel):
                 n = r * h  # r_t ⊙ h_{t−1}
                 g = np.tanh(pre_in[t, 2 * H:] + params["V_g"] @ n)
             h = u * h + (1 - u) * g  # h_t = u_t ⊙ h_{t−1} + (1 − u_t) ⊙ g_t
-            for name, value in zip(keep, (r, u, g, n, h)):
-                keep[name].append(value)
-        return Tape(xs, state0, {k: np.stack(v) for k, v in keep.items()}, {"U": U, "V": V})
+            store.put(t, r=r, u=u, g=g, n=n, h=h)
+        return Tape(xs, state0, store.arrays, {"U": U, "V": V})
 
     def _step_backward(self, params, tape, t, carried, entering):
         s = tape.steps

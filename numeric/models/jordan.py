@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from numeric.activations import softmax
-from numeric.models.base import RecurrentModel, Tape, accumulate, bias_grad
+from numeric.models.base import RecurrentModel, StepStore, Tape, accumulate, bias_grad
 
 
 class Jordan(RecurrentModel):
@@ -19,20 +19,19 @@ class Jordan(RecurrentModel):
     def _cell_param_shapes(self, D, H, K):
         return {"U": (H, D), "V": (H, K), "b": (H, 1)}
 
-    def _forward(self, params, xs, state0):
+    def _forward(self, params, xs, state0, keep=None):
         U, V, W = params["U"], params["V"], params["W"]
         a_in = U @ xs
         if self.bias:
             a_in = a_in + params["b"]
         ohat = state0["ohat0"]
-        hs, ohats = [], []
+        store = StepStore(xs.shape[0], keep)
         for t in range(xs.shape[0]):
             h = np.tanh(a_in[t] + V @ ohat)  # h_t = tanh(U x_t + V ô_{t−1} + b)
             z = W @ h + params["c"] if self.bias else W @ h
             ohat = softmax(z)  # ô_t, fed back at t+1
-            hs.append(h)
-            ohats.append(ohat)
-        return Tape(xs, state0, {"h": np.stack(hs), "ohat": np.stack(ohats)})
+            store.put(t, h=h, ohat=ohat)
+        return Tape(xs, state0, store.arrays)
 
     def _step_backward(self, params, tape, t, carried, entering):
         ohat, h = tape.steps["ohat"][t], tape.hs[t]

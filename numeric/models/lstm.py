@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from numeric.activations import sigmoid
-from numeric.models.base import RecurrentModel, Tape, accumulate, bias_grad
+from numeric.models.base import RecurrentModel, StepStore, Tape, accumulate, bias_grad
 from numeric.perturb import stack_rows
 
 GATES = ("f", "i", "g", "q")
@@ -41,7 +41,7 @@ class LSTM(RecurrentModel):
                 shapes[f"p_{gate}"] = (H, 1)
         return shapes
 
-    def _forward(self, params, xs, state0):
+    def _forward(self, params, xs, state0, keep=None):
         U = stack_rows([params[f"U_{g}"] for g in GATES])
         V = stack_rows([params[f"V_{g}"] for g in GATES])
         pre_in = U @ xs  # input projections of every gate and step at once, (T, 4H, B)
@@ -49,23 +49,24 @@ class LSTM(RecurrentModel):
             pre_in = pre_in + stack_rows([params[f"b_{g}"] for g in GATES])
         h, c = state0["h0"], state0["c0"]
         H = h.shape[0]
-        keep = {name: [] for name in ("f", "i", "g", "q", "c", "tanh_c", "h")}
+        store = StepStore(xs.shape[0], keep)
         for t in range(xs.shape[0]):
-            pre = pre_in[t] + V @ h
-            pre_f, pre_i, pre_g, pre_q = pre[:H], pre[H:2 * H], pre[2 * H:3 * H], pre[3 * H:]
+            pre = pre_in[t] + V @ h  # pre-activations of f, i, g, q stacked, (4H, B)
             if self.peephole:  # forget and input valves look at the old memory c_{t−1}
-                pre_f = pre_f + params["p_f"] * c
-                pre_i = pre_i + params["p_i"] * c
-            f, i, g = sigmoid(pre_f), sigmoid(pre_i), np.tanh(pre_g)
+                pre = np.concatenate([pre[:H] + params["p_f"] * c, pre[H:2 * H] + params["p_i"] * c, pre[2 * H:]])
+            # one σ over the stacked gates: tanh(a) = 2σ(2a) − 1, so g's rows go in doubled
+            pre[2 * H:3 * H] *= 2
+            gates = sigmoid(pre[:3 * H] if self.peephole else pre)
+            f, i, g = gates[:H], gates[H:2 * H], 2 * gates[2 * H:3 * H] - 1
             c = f * c + i * g  # c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t
             if self.peephole:  # the output valve looks at the new memory c_t
-                pre_q = pre_q + params["p_q"] * c
-            q = sigmoid(pre_q)
+                q = sigmoid(pre[3 * H:] + params["p_q"] * c)
+            else:
+                q = gates[3 * H:]
             tanh_c = np.tanh(c)
             h = q * tanh_c  # h_t = q_t ⊙ tanh(c_t)
-            for name, value in zip(keep, (f, i, g, q, c, tanh_c, h)):
-                keep[name].append(value)
-        return Tape(xs, state0, {k: np.stack(v) for k, v in keep.items()}, {"U": U, "V": V})
+            store.put(t, f=f, i=i, g=g, q=q, c=c, tanh_c=tanh_c, h=h)
+        return Tape(xs, state0, store.arrays, {"U": U, "V": V})
 
     def _step_backward(self, params, tape, t, carried, entering):
         s = tape.steps
