@@ -3,7 +3,7 @@ one column per oracle, each cell the norm-wise relative error against that oracl
 
 from __future__ import annotations
 
-from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -21,46 +21,38 @@ class VerificationView:
 
     def __init__(self, verification, title: str | None = None):
         self.v = verification
-
         self.title = title
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         v = self.v
-        sizes = ", ".join(f"{k}={n}" for k, n in v.sizes.items())
-        trunc = "full BPTT" if v.truncate is None else f"truncated BPTT (k={v.truncate})"
-        title = self.title or (f"{v.model}{'' if v.bias else ' (no bias)'} · {v.dtype} · {sizes} · {trunc} · "
-                               f"seed {v.seed} · E = {v.loss:.6g}")
+        sizes = " ".join(f"{k}={n}" for k, n in v.sizes.items())
+        trunc = "full BPTT" if v.truncate is None else f"truncated BPTT, k = {v.truncate}"
+        yield Text.assemble((self.title or f"{v.model}{'' if v.bias else ' (no bias)'}", "bold"),
+                            f"  ·  {v.dtype}  ·  {sizes}  ·  {trunc}  ·  seed {v.seed}  ·  E = {v.loss:.6g}")
         oracles = [o for o in v.oracles if o != "directional"]
-        table = Table(title=title, title_justify="left", header_style="bold")
+        table = Table(header_style="bold", caption="norm-wise relative error ‖g − ĝ‖ / (‖g‖ + ‖ĝ‖), "
+                      "every entry of every gradient", caption_justify="left")
         table.add_column("gradient", style="cyan", no_wrap=True)
         for oracle in oracles:
-            table.add_column(ORACLE_TITLES.get(oracle, oracle), justify="right", no_wrap=True)
+            tol = next(c.tolerance for c in v.comparisons if c.oracle == oracle)
+            table.add_column(f"{ORACLE_TITLES.get(oracle, oracle)}\n≤ {tol:.0e}", justify="right", no_wrap=True)
         by_name: dict[str, dict] = {}
         for c in v.comparisons:
             by_name.setdefault(c.name, {})[c.oracle] = c
         for name, row in by_name.items():
-            if name == "(all)":
-                continue
-            table.add_row(f"∂E/∂{name}", *[_cell(row.get(o)) for o in oracles])
+            if name != "(all)":
+                table.add_row(f"∂E/∂{name}", *[_cell(row.get(o)) for o in oracles])
         yield table
-        tol_line = "  ".join(f"{ORACLE_TITLES.get(o, o)} ≤ {by_oracle_tol(v, o):.0e}" for o in oracles)
-        yield Text(f"tolerances (norm-wise relative error): {tol_line}", style="dim")
         for c in v.comparisons:
             if c.oracle == "directional":
-                yield Text.assemble(("directional test ", "bold"),
-                                    f"(⟨∇E, u⟩ vs complex-step derivative along random u, all gradients at once): "
-                                    f"worst relative error {c.error:.1e} (≤ {c.tolerance:.0e}) ",
-                                    _mark(c.passed))
+                yield Text.assemble("directional test, ⟨∇E, u⟩ against the complex-step derivative along random u: "
+                                    f"{c.error:.1e} (≤ {c.tolerance:.0e}) ", _mark(c.passed))
         failures = [c for c in v.comparisons if not c.passed]
-        if failures:
-            yield Group(*[Text(f"✗ {c}", style="red") for c in failures])
+        for c in failures:
+            yield Text(f"✗ {c}", style="red")
         verdict = ("all gradients agree with every oracle" if v.passed
                    else f"{len(failures)} comparison(s) failed")
         yield Text(verdict, style="bold green" if v.passed else "bold red")
-
-
-def by_oracle_tol(v, oracle: str) -> float:
-    return next(c.tolerance for c in v.comparisons if c.oracle == oracle)
 
 
 def _mark(passed: bool) -> Text:
