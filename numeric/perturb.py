@@ -9,6 +9,10 @@ product with it costs one ordinary product plus a rank-one correction per copy,
     (A + s_p e_i e_jᵀ) v_p = A v_p + s_p e_i (v_p)_j,
 so the whole check is a few large matrix products rather than thousands of small ones. Elementwise
 use (biases, peepholes: column vectors) materialises the (m, P·B) array, which is cheap.
+
+The inputs are the same in every copy (unless xs itself is perturbed): :class:`Tiled` stands for xs
+repeated P times without repeating it, so the input projections U x_t are computed for B columns once
+and broadcast into each copy's block when added to the recurrent term.
 """
 
 from __future__ import annotations
@@ -45,15 +49,19 @@ class Perturbed:
     def copies(self) -> int:
         return len(self.steps)
 
-    def __matmul__(self, v: np.ndarray) -> np.ndarray:
-        """(A + s_p e_i e_jᵀ) @ v for every copy p; v (..., n, P·B) → (..., m, P·B)."""
-        out = self.base @ v
-        out = out.astype(np.result_type(out, self.steps), copy=False)
+    def __matmul__(self, v) -> np.ndarray:
+        """(A + s_p e_i e_jᵀ) @ v for every copy p; v (..., n, P·B) or Tiled → (..., m, P·B)."""
         P, B = self.copies, self.B
-        v_blocks = v.reshape(*v.shape[:-1], P, B)
-        out_blocks = out.reshape(*out.shape[:-1], P, B)  # a view: updates land in `out`
         copy = np.arange(P)
-        out_blocks[..., self.rows, copy, :] += self.steps[:, None] * v_blocks[..., self.cols, copy, :]
+        if isinstance(v, Tiled):  # every copy sees the same v: correct copy p with v's column j_p
+            out = np.tile(self.base @ v.base, (1,) * (v.base.ndim - 1) + (P,))
+            v_picked = v.base[..., self.cols, :]  # (..., P, B)
+        else:
+            out = self.base @ v
+            v_picked = v.reshape(*v.shape[:-1], P, B)[..., self.cols, copy, :]
+        out = out.astype(np.result_type(out, self.steps), copy=False)
+        out_blocks = out.reshape(*out.shape[:-1], P, B)  # a view: updates land in `out`
+        out_blocks[..., self.rows, copy, :] += self.steps[:, None] * v_picked
         return out
 
     def dense(self) -> np.ndarray:
@@ -81,6 +89,48 @@ class Perturbed:
 
     def __rsub__(self, other):
         return other - self.dense()
+
+
+@dataclass(frozen=True)
+class Tiled:
+    """``base`` (..., B) repeated ``copies`` times along the last axis, never materialised unless needed.
+
+    Supports what the models do with xs: ``A @ xs`` (A an array or a :class:`Perturbed`), adding column
+    vectors, indexing the leading axes (``xs[t]``, ``a_in[t, :H]``, ``xs[s:t]``), and adding a full
+    (…, P·B) array, which broadcasts ``base`` into every copy's block.
+    """
+
+    base: np.ndarray
+    copies: int
+
+    __array_ufunc__ = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (*self.base.shape[:-1], self.base.shape[-1] * self.copies)
+
+    def __getitem__(self, index) -> "Tiled":
+        index = index if isinstance(index, tuple) else (index,)
+        if len(index) >= self.base.ndim:
+            raise IndexError("Tiled arrays index only their leading axes")
+        return Tiled(self.base[index], self.copies)
+
+    def __rmatmul__(self, A: np.ndarray) -> "Tiled":
+        return Tiled(A @ self.base, self.copies)
+
+    def dense(self) -> np.ndarray:
+        return np.tile(self.base, (1,) * (self.base.ndim - 1) + (self.copies,))
+
+    def __add__(self, other):
+        if isinstance(other, Perturbed):
+            other = other.dense()
+        B = self.base.shape[-1]
+        if other.shape[-1] == 1 and self.copies * B != 1:  # a column vector: the same in every copy
+            return Tiled(self.base + other, self.copies)
+        blocks = other.reshape(*other.shape[:-1], self.copies, B) + self.base[..., None, :]
+        return blocks.reshape(*blocks.shape[:-2], self.copies * B)
+
+    __radd__ = __add__
 
 
 def stack_rows(blocks: list) -> np.ndarray | Perturbed:

@@ -110,3 +110,22 @@ def test_tolerance_table_errors():
         tolerance(np.float64, "forward")
     with pytest.raises(ValueError, match="analytic gradient has shape"):
         compare("V", np.zeros(2), np.zeros(3), "central", np.float64)
+
+
+@given(P=st.integers(1, 4), B=st.integers(1, 3), seed=st.integers(0, 1000))
+def test_tiled_inputs_behave_like_their_dense_copy(P, B, seed):
+    from numeric.perturb import Tiled
+
+    rng = np.random.default_rng(seed)
+    xs = rng.standard_normal((3, 2, B))
+    tiled, dense = Tiled(xs, P), np.tile(xs, (1, 1, P))
+    U, b = rng.standard_normal((4, 2)), rng.standard_normal((4, 1))
+    full = rng.standard_normal((4, P * B))
+    assert tiled.shape == dense.shape
+    np.testing.assert_allclose((U @ tiled + b).dense(), U @ dense + b)
+    np.testing.assert_allclose((U @ tiled)[1] + full, (U @ dense)[1] + full)
+    np.testing.assert_allclose(tiled[0:2].dense(), dense[0:2])
+    pert = Perturbed(U, rng.integers(0, 4, P), rng.integers(0, 2, P), rng.standard_normal(P), B)
+    np.testing.assert_allclose(pert @ tiled, pert @ dense, rtol=1e-13, atol=1e-13)
+    with pytest.raises(IndexError):
+        tiled[0, 0, 0]

@@ -20,7 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from numeric.activations import cross_entropy_columns
-from numeric.perturb import Perturbed
+from numeric.perturb import Perturbed, Tiled
 
 
 def _step_dtype(dtype, steps: np.ndarray) -> np.dtype:
@@ -106,14 +106,14 @@ class StackedObjective:
         P, B = len(steps), self.B
         tile = lambda a: np.tile(a, (1,) * (a.ndim - 1) + (P,))  # noqa: E731  (·, B) → (·, P·B)
         params = {k: self.args[k] for k in self.param_names}
-        xs, targets = tile(self.args["xs"]), tile(self.targets)
+        xs, targets = Tiled(self.args["xs"], P), tile(self.targets)
         state0 = {k: tile(self.args[k]) for k in self.state_names}
         base = self.args[name]
         index = np.unravel_index(entries, base.shape)
         if name in params:  # a weight: rank-one corrections inside the matrix products
             params[name] = Perturbed(base, index[0], index[1], steps, B)
         else:  # xs or an initial state: perturb each copy's own columns directly
-            dense = (xs if name == "xs" else state0[name]).astype(np.result_type(base, steps))
+            dense = (xs.dense() if name == "xs" else state0[name]).astype(np.result_type(base, steps))
             blocks = dense.reshape(*base.shape[:-1], P, B)
             blocks[(*index[:-1], np.arange(P), index[-1])] += steps
             if name == "xs":
