@@ -24,4 +24,15 @@ def run(args) -> int:
                   "and along random directions:\n")
     result = verify("rnn", D=3, H=4, K=3, T=3, B=2)
     console.print(VerificationView(result))
-    return EXIT_OK if result.passed else EXIT_FAILED
+
+    from numeric.checking import demo_check, demo_submission
+    from reports.check_report import CheckReportView
+
+    console.print(Rule("Checking a student's backprop"))
+    console.print(f"A shipped CS231n-style submission with one planted mistake ({demo_submission().name}), "
+                  "run in a sandboxed process and compared with the verified reference:\n")
+    report = demo_check()
+    console.print(CheckReportView(report))
+    # The demo passes when the toolkit is right: the reference verifies and the planted mistake is named.
+    named = any(d.mistake == "dh-next-not-added" for t in report.tests for d in t.diagnosis[:1])
+    return EXIT_OK if result.passed and named else EXIT_FAILED

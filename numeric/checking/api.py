@@ -1,0 +1,103 @@
+"""``check``: one submission, one convention → a CheckReport (the function behind ``bptt check``)."""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+
+from numeric.checking import conventions
+from numeric.checking.conventions import CheckUsageError
+from numeric.checking.results import CheckReport
+from numeric.checking.runner import run_cases
+from numeric.checking.sandbox import ALLOWABLE, Limits, Sandbox
+
+
+def check(submission: str | Path, convention: str, models: tuple[str, ...] | str | None = None, *,
+          adapter: str | Path | None = None, allow_imports: tuple[str, ...] = (), timeout: float = 10.0,
+          memory_mb: int = 1024, numerical: bool = True) -> CheckReport:
+    """Check ``submission`` under ``convention``; never raises for anything the submission does.
+
+    Args:
+        submission: path of the student's .py file.
+        convention: "course", "cs231n", "min-char-rnn" or "adapter".
+        models: which models' functions to check (default: the convention's, e.g. cs231n: rnn and lstm).
+        adapter: the instructor's adapter file (convention "adapter" only).
+        allow_imports: blocked top-level packages the submission may import (e.g. ("torch",)).
+        timeout: seconds per call (import time gets twice as much).
+        memory_mb: address-space limit of the submission's process.
+        numerical: also compute the usual numerical-gradient number (central differences).
+
+    Raises:
+        CheckUsageError: missing file, unknown convention/model, adapter problems: the checker's usage
+            errors (exit code 2), never the student's.
+    """
+    start = time.monotonic()
+    path = Path(submission)
+    if not path.is_file():
+        raise CheckUsageError(f"no such file: {path}")
+    conv = conventions.get(convention)
+    for name in allow_imports:
+        if name not in ALLOWABLE:
+            raise CheckUsageError(f"--allow-import {name!r}: expected one of {', '.join(ALLOWABLE)}")
+    if convention == "adapter":
+        if adapter is None or not Path(adapter).is_file():
+            raise CheckUsageError("convention 'adapter' needs --adapter FILE (an existing file)")
+        models = (adapter_model(adapter),)
+    else:
+        if adapter is not None:
+            raise CheckUsageError("--adapter is only used with --convention adapter")
+        models = _models(conv, models)
+    cases = conventions.cases(convention, models, str(adapter) if adapter else None)
+    report = CheckReport(str(path), convention, ",".join(models))
+    limits = Limits(timeout=timeout, load_timeout=2 * timeout, memory_mb=memory_mb)
+    with Sandbox(path, mode=conv.load_mode, adapter=str(adapter) if adapter else None,
+                 allow_imports=tuple(allow_imports), limits=limits) as sandbox:
+        run_cases(cases, sandbox, report, numerical=numerical)
+    report.stdout, report.stderr = sandbox.stdout, sandbox.stderr
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def _models(conv, models) -> tuple[str, ...]:
+    if models is None or models == () or models == "":
+        return conv.default_models
+    if isinstance(models, str):
+        models = tuple(m.strip() for m in models.split(",") if m.strip())
+    for m in models:
+        if m not in conv.models:
+            raise CheckUsageError(f"--model {m!r} is not checked by convention {conv.name!r}; "
+                                  f"expected one of: {', '.join(conv.models)}")
+    return tuple(models)
+
+
+def adapter_model(adapter: str | Path) -> str:
+    """The adapter's ``MODEL = "..."`` read without running the file (it runs only in the sandbox)."""
+    try:
+        tree = ast.parse(Path(adapter).read_text(), str(adapter))
+    except (SyntaxError, OSError, UnicodeDecodeError) as err:
+        raise CheckUsageError(f"adapter {adapter}: cannot be parsed: {err}") from err
+    values = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+    from numeric import models
+    model = values.get("MODEL")
+    if model not in models.names() or model == "jordan":
+        raise CheckUsageError(f"adapter {adapter}: MODEL must be one of "
+                              f"{', '.join(n for n in models.names() if n != 'jordan')}, got {model!r}")
+    return model
+
+
+def adapter_bias(adapter: str | Path) -> bool:
+    tree = ast.parse(Path(adapter).read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and getattr(node.targets[0], "id", "") == "BIAS":
+            try:
+                return bool(ast.literal_eval(node.value))
+            except ValueError:
+                pass
+    return True

@@ -1,0 +1,60 @@
+"""Karpathy's min-char-rnn: ``lossFun(inputs, targets, hprev)`` reading module globals.
+
+    lossFun(inputs: list[int] (T,), targets: list[int] (T,), hprev (H, 1))
+        -> loss, dWxh (H, V), dWhh (H, H), dWhy (V, H), dbh (H, 1), dby (V, 1), h_T (H, 1)
+
+Globals set before every call: Wxh = U, Whh = V, Why = W, bh = b, by = c (the reference's names),
+hidden_size = H, vocab_size = V, seq_length = T. Inputs are one-hot columns of size V; the loss is summed
+over time (Σ_t −log p_t[target_t]). The file is a script: it is loaded in *library mode* — only its
+imports, function/class definitions and plain assignments run (an assignment that fails, like
+``data = open('input.txt').read()``, is skipped; one that calls a function of the file is skipped), so
+the training loop never runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numeric.checking.case import Case, Observation, Output, unpack
+from numeric.checking.compare import Axes
+from numeric.checking.reference import Probe, make_probe
+
+GLOBALS = {"Wxh": "U", "Whh": "V", "Why": "W", "bh": "b", "by": "c"}
+OUTPUTS = ["loss", "dWxh", "dWhh", "dWhy", "dbh", "dby", "h_last"]
+
+
+def _probes() -> list[Probe]:
+    return [make_probe("rnn", True, 31, T=6, D=5, H=4, K=5, B=1, one_hot=True),
+            make_probe("rnn", True, 32, T=9, D=7, H=6, K=7, B=1, one_hot=True),
+            make_probe("rnn", True, 33, T=25, D=4, H=8, K=4, B=1, one_hot=True, scale=1.5, out_scale=10.0,
+                       targets_const=True)]
+
+
+def cases() -> list[Case]:
+    outputs = [Output("loss", "forward", "Σ_t −log p_t[target_t], a scalar"),
+               Output("h_last", "forward", "h_T, (H, 1)")]
+    outputs += [Output(name, "gradient", f"∂loss/∂{name[1:]}, {shape}", Axes(), (GLOBALS[name[1:]],))
+                for name, shape in (("dWxh", "(H, V)"), ("dWhh", "(H, H)"), ("dWhy", "(V, H)"),
+                                    ("dbh", "(H, 1)"), ("dby", "(V, 1)"))]
+
+    def call(sandbox, probe: Probe) -> Observation:
+        s = probe.sizes
+        globs = {g: probe.params[r] for g, r in GLOBALS.items()}
+        globs.update(hidden_size=s["H"], vocab_size=s["D"], seq_length=s["T"])
+        inputs = [int(i) for i in probe.extra["inputs"]]
+        targets = [int(i) for i in probe.targets[:, 0]]
+        outcome = sandbox.call("lossFun", [inputs, targets, probe.h0.copy()], set_globals=globs)
+        return unpack(outcome, OUTPUTS, "lossFun", ["inputs", "targets", "hprev"])
+
+    def convert(ref: dict, probe: Probe) -> dict:
+        out = {}
+        if "E" in ref:
+            out["loss"] = np.asarray(ref["E"], dtype=np.float64).reshape(())
+        if "hs" in ref:
+            out["h_last"] = ref["hs"][-1].copy()
+        for g, r in GLOBALS.items():
+            if r in ref:
+                out["d" + g] = ref[r]
+        return out
+
+    return [Case("lossFun", "rnn", outputs, _probes(), call, convert)]

@@ -1,0 +1,138 @@
+"""Probe inputs and the verified reference outputs for them (``numeric.models``, float64).
+
+A probe is one set of inputs in the reference layout (docs/models.md: column vectors, batch last):
+parameters, ``xs`` (T, D, B), ``h0``/``c0`` (H, B), and either ``targets`` (T, B) — the loss
+E = Σ_t Σ_b −log ô_t[o_t] drives the gradient — or an upstream ``dhs`` (T, H, B) (+ ``dc_last`` (H, B)).
+Conventions convert probes to their own layout and the reference outputs back.
+
+Reference outputs use the keys of ``mistakes.run`` so that the reference and every mistaken variant are
+read by one converter: "hs", "cs", "E", each parameter name, "xs", "h0", "c0", "dhs_after",
+"dc_last_after".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from numeric import models
+
+
+@dataclass
+class Probe:
+    """One input set. ``sizes`` = dict(T, D, H, K, B); ``seed`` is recorded for the report."""
+
+    model: str
+    bias: bool
+    seed: int
+    sizes: dict
+    params: dict
+    xs: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray | None = None
+    targets: np.ndarray | None = None
+    dhs: np.ndarray | None = None
+    dc_last: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)  # convention data (min-char-rnn's integer inputs)
+
+    def label(self) -> str:
+        s = self.sizes
+        return f"seed {self.seed}, T={s['T']} D={s['D']} H={s['H']} B={s['B']}"
+
+
+def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int, B: int,
+               upstream: bool = False, dc_last: bool = False, zero_c0: bool = False,
+               scale: float = 1.0, one_hot: bool = False, targets_const: bool = False,
+               upstream_scale: float = 1.0, out_scale: float = 1.0) -> Probe:
+    """Random inputs with a fixed seed.
+
+    Args:
+        upstream: draw dhs (T, H, B) instead of targets.
+        dc_last: also draw ∂L/∂c_T (LSTM step backward).
+        zero_c0: c0 = 0 (cs231n's lstm_forward starts from zero).
+        scale: multiplies the parameters (``init_params`` draws ±1/√H); > 1 saturates and enlarges gradients.
+        one_hot: inputs are one-hot columns (min-char-rnn); ``extra["inputs"]`` holds the class ids (T,).
+        targets_const: every target is class 0: gradients grow with T (exercises clipping).
+        upstream_scale: multiplies dhs and dc_last.
+        out_scale: further multiplies the output layer W, c: large ∂E/∂h_t without saturating the cell
+            (gradients that grow backwards through time, as clipping is meant for).
+    """
+    rng = np.random.default_rng(seed)
+    m = models.get(model, bias=bias)
+    params = {k: v * scale * (out_scale if k in ("W", "c") else 1.0)
+              for k, v in m.init_params(D, H, K, rng=rng).items()}
+    extra = {}
+    if one_hot:
+        ids = rng.integers(0, D, size=(T,))
+        xs = np.zeros((T, D, B))
+        xs[np.arange(T), ids, 0] = 1.0
+        extra["inputs"] = ids
+    else:
+        xs = rng.standard_normal((T, D, B))
+    h0 = rng.uniform(-0.5, 0.5, (H, B))
+    c0 = None
+    if "c0" in m.initial_state_shapes(H, K, B):
+        c0 = np.zeros((H, B)) if zero_c0 else rng.uniform(-0.5, 0.5, (H, B))
+    targets = dhs = dcl = None
+    if upstream:
+        dhs = rng.standard_normal((T, H, B)) * upstream_scale
+        if dc_last:
+            dcl = rng.standard_normal((H, B)) * upstream_scale
+    else:
+        targets = np.zeros((T, B), dtype=np.int64) if targets_const else rng.integers(0, K, size=(T, B))
+    return Probe(model, bias, seed, dict(T=T, D=D, H=H, K=K, B=B), params, xs, h0, c0, targets, dhs, dcl,
+                 extra)
+
+
+def reference_outputs(probe: Probe) -> dict:
+    """The verified outputs for ``probe`` under the keys of ``mistakes.run`` (see module doc)."""
+    m = models.get(probe.model, bias=probe.bias)
+    states = {"c0": probe.c0} if probe.c0 is not None else {}
+    tape = m.forward(probe.params, probe.xs, h0=probe.h0, **states)
+    out = {"hs": np.asarray(tape.hs)}
+    if probe.c0 is not None:
+        out["cs"] = np.asarray(tape.cs)
+    if probe.targets is not None:
+        E, grads = m.loss_and_grads(probe.params, probe.xs, probe.targets, h0=probe.h0, **states)
+        out["E"] = np.asarray(E, dtype=np.float64)
+    else:
+        grads = m.backward(probe.params, tape, probe.dhs, dc_last=probe.dc_last)
+        out["dhs_after"] = probe.dhs.copy()
+        if probe.dc_last is not None:
+            out["dc_last_after"] = probe.dc_last.copy()
+    out.update({k: np.asarray(v) for k, v in grads.items()})
+    return out
+
+
+def scalar_objective(probe: Probe, params: dict) -> float:
+    """The scalar whose gradient the probe asks for: E, or ⟨dhs, hs⟩ + ⟨dc_last, c_T⟩ for upstream probes."""
+    m = models.get(probe.model, bias=probe.bias)
+    states = {"c0": probe.c0} if probe.c0 is not None else {}
+    if probe.targets is not None:
+        return float(m.loss(params, probe.xs, probe.targets, h0=probe.h0, **states))
+    tape = m.forward(params, probe.xs, h0=probe.h0, **states)
+    value = float(np.sum(probe.dhs * tape.hs))
+    if probe.dc_last is not None:
+        value += float(np.sum(probe.dc_last * tape.cs[-1]))
+    return value
+
+
+def numerical_grads(probe: Probe, names: list[str], eps: float = 1e-6) -> dict:
+    """Central differences of ``scalar_objective`` for the parameters in ``names`` (reference layout)."""
+    out = {}
+    for name in names:
+        if name not in probe.params:
+            continue
+        base = probe.params[name]
+        grad = np.zeros_like(base)
+        for idx in np.ndindex(base.shape):
+            params = dict(probe.params)
+            for sign in (1, -1):
+                moved = base.copy()
+                moved[idx] += sign * eps
+                params[name] = moved
+                grad[idx] += sign * scalar_objective(probe, params)
+            grad[idx] /= 2 * eps
+        out[name] = grad
+    return out

@@ -1,0 +1,96 @@
+"""Rich terminal rendering of a checking report (numeric.checking.results): forward first, then every
+gradient with its error, localisation and the diagnosed mistake; the submission's own output apart."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from numeric.checking.results import CheckReport, TestResult
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1e}"
+
+
+class TestView:
+    """One test: a table of its outputs, then errors, localisation and diagnosis."""
+
+    def __init__(self, test: TestResult):
+        self.test = test
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        t = self.test
+        mark = Text("PASS", style="bold green") if t.passed else Text("FAIL", style="bold red")
+        yield Text.assemble(mark, " ", (t.name, "bold"), f"  ({t.seconds:.2f} s)")
+        if t.checks:
+            table = Table(box=None, padding=(0, 1), show_edge=False)
+            for col, just in (("output", "left"), ("kind", "left"), ("rel. error", "right"),
+                              ("tolerance", "right"), ("vs numerical", "right"), ("", "left")):
+                table.add_column(col, justify=just)
+            order = {"forward": 0, "gradient": 1, "input": 2}
+            for c in sorted(t.checks, key=lambda c: order.get(c.kind, 3)):
+                verdict = Text("ok", style="green") if c.passed else Text("wrong", style="red")
+                table.add_row(c.name, c.kind, _num(c.error), _num(c.tolerance), _num(c.numerical_error), verdict)
+            yield table
+        for c in t.checks:
+            if not c.passed:
+                yield Text(f"  ✗ {c.message or c.name}", style="red")
+                for line in c.where:
+                    if not line.startswith("probe "):  # the message already names the probe
+                        yield Text(f"    {line.strip()}")
+        shown = {c.message for c in t.checks}
+        for e in t.errors:
+            if e not in shown:
+                yield Text(f"  ✗ {e}", style="red")
+        for n in t.notes:
+            yield Text(f"  · {n}", style="dim" if t.passed else "")
+        for d in t.diagnosis:
+            yield Text.assemble("  likely mistake: ", (d.mistake, "bold yellow"), f"  (confidence {d.confidence:.0%})")
+            yield Text(f"    {d.evidence}")
+
+
+class CheckReportView:
+    """The whole report: header, load problems, every test, the submission's output, the verdict."""
+
+    def __init__(self, report: CheckReport):
+        self.report = report
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        r = self.report
+        yield Text.assemble(("bptt check ", "bold"), r.submission,
+                            f"  — convention {r.convention}, model {r.model}")
+        if r.load_error:
+            yield Text(f"✗ the submission could not be loaded: {r.load_error}", style="bold red")
+        for note in r.notes:
+            yield Text(f"· {note}", style="dim")
+        for t in r.tests:
+            yield TestView(t)
+        if r.stdout or r.stderr:
+            body = Group(*(Text(f"{name}:\n{text.rstrip()}") for name, text in (("stdout", r.stdout),
+                                                                                 ("stderr", r.stderr)) if text))
+            yield Panel(body, title="the submission printed (not part of any result)", expand=False)
+        passed = sum(t.passed for t in r.tests)
+        style = "bold green" if r.passed else "bold red"
+        yield Text(f"{passed}/{len(r.tests)} tests passed in {r.seconds:.2f} s", style=style)
+
+
+def render(report: CheckReport, width: int = 100) -> str:
+    """The report as plain text at a fixed width (tests compare this)."""
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(CheckReportView(report))
+    return console.export_text()
+
+
+def batch_table(summary: dict) -> Table:
+    table = Table(title=f"batch: {summary['directory']}")
+    for col in ("submission", "passed", "tests", "failed tests", "top diagnosis"):
+        table.add_column(col)
+    for s in summary["submissions"]:
+        table.add_row(s["submission"], "yes" if s["passed"] else "no", f"{s['tests_passed']}/{s['tests']}",
+                      ", ".join(s["failed"])[:60], ", ".join(s["diagnoses"])[:60])
+    return table

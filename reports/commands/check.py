@@ -1,0 +1,87 @@
+"""``bptt check``: run a student's RNN/LSTM code safely against the reference and say what is wrong.
+
+    bptt check FILE --convention NAME [--model M] [--adapter FILE] [--json OUT] [--gradescope OUT]
+               [--timeout S] [--memory MB] [--allow-import PKG ...] [--no-numerical]
+    bptt check --batch DIR --convention NAME [--json SUMMARY] [--jobs 2]
+
+Exit codes: 0 every test passed, 1 something failed (including a submission that does not load),
+2 only for the checker's own usage errors (missing file, unknown convention or model).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("check", help="check a student's RNN/LSTM forward/backward implementation",
+                              description="Run a submission in a sandbox, compare it with the verified "
+                                          "reference, localise and diagnose mistakes (docs/checking.md).")
+    p.add_argument("file", nargs="?", help="the submission (.py)")
+    p.add_argument("--convention", required=True, help="course, cs231n, min-char-rnn or adapter")
+    p.add_argument("--model", default=None, help="model(s) to check, comma-separated (default: the "
+                                                  "convention's; cs231n: rnn,lstm)")
+    p.add_argument("--adapter", default=None, help="the instructor's adapter file (--convention adapter)")
+    p.add_argument("--json", dest="json_out", default=None, help="write the JSON report (batch: the summary)")
+    p.add_argument("--gradescope", default=None, help="write Gradescope's results.json")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
+    p.add_argument("--memory", type=int, default=1024, help="memory limit of the submission in MB (default 1024)")
+    p.add_argument("--allow-import", action="append", default=[], metavar="PKG",
+                   help="let the submission import PKG (torch, jax, autograd, tensorflow, numeric, …)")
+    p.add_argument("--no-numerical", action="store_true", help="skip the numerical-gradient column")
+    p.add_argument("--batch", default=None, metavar="DIR", help="grade every .py file in DIR")
+    p.add_argument("--jobs", type=int, default=2, help="parallel processes for --batch (default 2)")
+    p.add_argument("--width", type=int, default=None, help=argparse_suppress())
+    p.set_defaults(run=run)
+
+
+def argparse_suppress():
+    import argparse
+    return argparse.SUPPRESS
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    from numeric.checking import CheckUsageError, check
+    from numeric.checking.writers import write_gradescope, write_json
+    from reports.check_report import CheckReportView, batch_table
+
+    console = Console(width=args.width) if args.width else Console()
+    if args.timeout <= 0 or args.memory < 64:
+        raise UsageError("--timeout must be positive and --memory at least 64 (MB)")
+    if args.batch:
+        if args.file:
+            raise UsageError("give either FILE or --batch DIR, not both")
+        from numeric.checking.batch import check_batch
+        try:
+            summary = check_batch(args.batch, args.convention, args.model, adapter=args.adapter,
+                                  allow_imports=tuple(args.allow_import), timeout=args.timeout,
+                                  memory_mb=args.memory, jobs=args.jobs, summary_path=args.json_out)
+        except CheckUsageError as err:
+            raise UsageError(str(err)) from err
+        console.print(batch_table(summary))
+        return EXIT_OK if summary["all_passed"] else EXIT_FAILED
+    if not args.file:
+        raise UsageError("FILE is required (or --batch DIR)")
+    try:
+        report = check(args.file, args.convention, args.model, adapter=args.adapter,
+                       allow_imports=tuple(args.allow_import), timeout=args.timeout, memory_mb=args.memory,
+                       numerical=not args.no_numerical)
+    except CheckUsageError as err:
+        raise UsageError(str(err)) from err
+    except Exception as err:  # noqa: BLE001 - a checker bug: still write the reports, then say so
+        from numeric.checking.results import CheckReport
+        report = CheckReport(args.file, args.convention, args.model or "",
+                             load_error=f"internal checker error: {type(err).__name__}: {err}")
+    # reports are written here, by the checker, after the submission's process is gone
+    for path, writer in ((args.json_out, write_json), (args.gradescope, write_gradescope)):
+        if path:
+            try:
+                writer(report, path)
+            except OSError as err:
+                print(f"bptt check: cannot write {path}: {err}", file=sys.stderr)
+    console.print(CheckReportView(report))
+    return report.exit_code

@@ -1,0 +1,127 @@
+"""bptt check: exit codes, JSON, Gradescope results.json, the rich report, batch mode, demo, pytest."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+
+from numeric.checking import demo_check
+from numeric.checking.demo import EXAMPLES
+from reports.check_report import render
+from reports.cli import main
+
+PLANTED = EXAMPLES / "cs231n_planted_dh_next.py"
+
+
+def test_exit_codes(tmp_path, capsys):
+    assert main(["check", str(EXAMPLES / "course_rnn_correct.py"), "--convention", "course"]) == 0
+    assert main(["check", str(PLANTED), "--convention", "cs231n", "--model", "rnn", "--no-numerical"]) == 1
+    broken = tmp_path / "broken.py"
+    broken.write_text("print 'hello'\n")
+    assert main(["check", str(broken), "--convention", "cs231n", "--model", "rnn"]) == 1
+    assert main(["check", str(tmp_path / "missing.py"), "--convention", "cs231n"]) == 2
+    assert main(["check", str(PLANTED), "--convention", "tensorflow"]) == 2
+    assert main(["check", str(PLANTED), "--convention", "cs231n", "--model", "jordan"]) == 2
+    assert "unknown convention" in capsys.readouterr().err
+
+
+def test_json_report(tmp_path):
+    out = tmp_path / "report.json"
+    main(["check", str(PLANTED), "--convention", "cs231n", "--model", "rnn", "--json", str(out), "--no-numerical"])
+    data = json.loads(out.read_text())
+    tests = {t["name"]: t for t in data["tests"]}
+    assert set(tests) == {"rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"}
+    bad = tests["rnn_backward"]
+    assert not bad["passed"] and bad["errors"]
+    top = bad["diagnosis"][0]
+    assert set(top) == {"mistake", "confidence", "evidence"}
+    assert top["mistake"] == "dh-next-not-added" and top["confidence"] >= 0.9
+    assert tests["rnn_step_backward"]["passed"] and tests["rnn_step_backward"]["diagnosis"] == []
+
+
+def test_gradescope_results_even_when_the_code_crashes(tmp_path):
+    out = tmp_path / "results.json"
+    crash = tmp_path / "crash.py"
+    crash.write_text("raise RuntimeError('no')\n")
+    assert main(["check", str(crash), "--convention", "cs231n", "--gradescope", str(out)]) == 1
+    data = json.loads(out.read_text())
+    assert data["tests"][0]["name"] == "load the submission" and "RuntimeError" in data["tests"][0]["output"]
+    assert all(t["status"] == "failed" for t in data["tests"])
+    assert len(data["tests"]) == 1 + 8  # one per function that could not run
+
+
+def test_gradescope_one_test_per_gradient(tmp_path):
+    out = tmp_path / "results.json"
+    main(["check", str(PLANTED), "--convention", "cs231n", "--model", "rnn", "--gradescope", str(out)])
+    data = json.loads(out.read_text())
+    names = [t["name"] for t in data["tests"]]
+    assert "rnn_backward: dWh" in names and "rnn_step_backward: dx" in names
+    failed = [t for t in data["tests"] if t["status"] == "failed"]
+    assert failed and all(t["score"] == 0 and t["max_score"] == 1 for t in failed)
+    assert any("dh-next-not-added" in t["output"] for t in failed)
+    assert data["score"] < data["max_score"]
+
+
+def test_rendered_report_text():
+    text = render(demo_check(), width=110)
+    assert "FAIL rnn_backward" in text and "PASS rnn_step_backward" in text
+    assert "likely mistake: dh-next-not-added  (confidence 95%)" in text
+    assert "per time step: wrong at t=1..4" in text or "per time step: wrong at t=1.." in text
+    assert "exact for t=1" in text
+    assert "3/4 tests passed" in text
+
+
+def test_printed_output_is_shown_apart(tmp_path):
+    src = "print('hello from the student')\n" + (EXAMPLES / "course_rnn_correct.py").read_text()
+    path = tmp_path / "noisy.py"
+    path.write_text(src)
+    from numeric.checking import check
+    report = check(path, "course", numerical=False)
+    assert report.passed and "hello from the student" in report.stdout
+    assert "the submission printed" in render(report)
+
+
+def test_batch(tmp_path):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / "cs231n_correct.py", folder / "alice.py")
+    shutil.copy(PLANTED, folder / "bob.py")
+    (folder / "carol").mkdir()
+    (folder / "carol" / "submission.py").write_text("while True:\n    pass\n")
+    summary_path = tmp_path / "summary.json"
+    code = main(["check", "--batch", str(folder), "--convention", "cs231n", "--model", "rnn", "--timeout", "1",
+                 "--json", str(summary_path)])
+    assert code == 1
+    summary = json.loads(summary_path.read_text())
+    rows = {r["submission"]: r for r in summary["submissions"]}
+    assert rows["alice.py"]["passed"] and not rows["bob.py"]["passed"]
+    assert rows["bob.py"]["diagnoses"] == ["dh-next-not-added"]
+    assert "import time" in rows["carol/submission.py"]["load_error"]
+    assert main(["check", "--batch", str(tmp_path / "none"), "--convention", "cs231n"]) == 2
+
+
+def test_pytest_integration(tmp_path):
+    """bptt_tests (one pytest test per function) and the plugin's bptt_report fixture, in one pytest run."""
+    (tmp_path / "test_course.py").write_text(
+        "from numeric.checking.pytest_plugin import bptt_tests\n"
+        f"test_rnn = bptt_tests({str(PLANTED)!r}, convention='cs231n', model='rnn')\n")
+    (tmp_path / "test_fixture.py").write_text(
+        "def test_report(bptt_report):\n"
+        "    assert bptt_report.passed\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+                           "numeric.checking.pytest_plugin", "--bptt-submission",
+                           str(EXAMPLES / "course_rnn_correct.py"), "--bptt-convention", "course", str(tmp_path)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert "1 failed, 4 passed" in proc.stdout, proc.stdout + proc.stderr
+    assert "dh-next-not-added" in proc.stdout
+    assert "test_rnn[rnn_backward]" in proc.stdout
+
+
+def test_demo_submission_and_function():
+    report = demo_check()
+    failed = [t for t in report.tests if not t.passed]
+    assert [t.name for t in failed] == ["rnn_backward"]
+    assert failed[0].diagnosis[0].mistake == "dh-next-not-added"
