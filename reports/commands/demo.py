@@ -16,10 +16,16 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from numeric.gradcheck.verify import verify
+    from reports.derivation_text import course_view
     from reports.verification import VerificationView
 
     console = Console()
     console.print(Rule("bptt demo · the course's Elman RNN  h_t = tanh(U x_t + V h_{t−1} + b),  ô_t = softmax(W h_t + c)"))
+    console.print("The course's derivation of BPTT for E₃, derived by SymPy from the cell's equations "
+                  "(all of it: bptt derive rnn):\n")
+    console.print(course_view(brief=True))
+
+    console.print(Rule("Verifying the gradients"))
     console.print("Hand-written BPTT, every gradient checked entry by entry against three numerical oracles "
                   "and along random directions:\n")
     result = verify("rnn", D=3, H=4, K=3, T=3, B=2)

@@ -1,0 +1,85 @@
+"""``bptt derive MODEL|CELLFILE``: the step-by-step BPTT derivation of a cell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+FORMATS = ("text", "latex", "markdown", "json")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "derive",
+        help="derive the BPTT gradients of a cell step by step",
+        description="Derive ∂E/∂θ of a recurrent cell step by step with SymPy: the course's E_T "
+                    "example, the δ recursion and the sum over time. MODEL is a built-in cell "
+                    "(rnn, jordan, lstm, lstm-peephole, gru, gru-reset-after) or a .cell file "
+                    "(format: docs/cells.md).",
+    )
+    p.add_argument("cell", metavar="MODEL|CELLFILE", help="built-in cell name or path to a .cell file")
+    p.add_argument("--wrt", metavar="PARAM", nargs="+", action="extend", default=None,
+                   help="parameters to derive (default: all)")
+    p.add_argument("--steps", metavar="T", type=int, default=3, help="length T of the unrolled example (default 3)")
+    p.add_argument("--truncate", metavar="k", type=int, default=None,
+                   help="truncated BPTT: each E_t reaches back at most k steps")
+    p.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
+    p.add_argument("--fragment", action="store_true", help="with --format latex: no preamble, for \\input")
+    p.add_argument("--certify", action="store_true",
+                   help="check the derivation against SymPy diff of the explicit loss (small sizes)")
+    p.add_argument("--no-bias", action="store_true", help="drop every parameter declared 'bias' (b…, c, b_gh)")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args) -> int:
+    from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
+
+    if args.steps < 1:
+        raise UsageError(f"--steps must be a positive integer, got {args.steps}")
+    if args.truncate is not None and args.truncate < 1:
+        raise UsageError(f"--truncate must be a positive integer (steps reached back), got {args.truncate}")
+    if args.fragment and args.format != "latex":
+        raise UsageError("--fragment only applies to --format latex")
+
+    from derive import CellError, derive, load_cell
+
+    try:
+        cell = load_cell(args.cell, bias=not args.no_bias)
+    except CellError as err:
+        raise UsageError(str(err)) from None
+    if args.wrt:
+        unknown = [p for p in args.wrt if p not in cell.param_names]
+        if unknown:
+            dropped = f" ({unknown[0]} is a bias, dropped by --no-bias)" if unknown[0] in cell.dropped else ""
+            raise UsageError(f"--wrt {unknown[0]}: no such parameter in cell {cell.name}{dropped}; "
+                             f"expected one of {', '.join(cell.param_names)}")
+    derivation = derive(cell, wrt=tuple(dict.fromkeys(args.wrt or ())), steps=args.steps, truncate=args.truncate)
+    certificate = None
+    if args.certify:
+        from derive import certify
+
+        certificate = certify(cell)
+
+    if args.format == "text":
+        from rich.console import Console
+
+        from reports.derivation_text import render
+
+        Console().print(render(derivation, certificate))
+    elif args.format == "latex":
+        from reports import derivation_latex
+
+        out = derivation_latex.fragment if args.fragment else derivation_latex.document
+        sys.stdout.write(out(derivation, certificate))
+    elif args.format == "markdown":
+        from reports import derivation_markdown
+
+        sys.stdout.write(derivation_markdown.document(derivation, certificate) + "\n")
+    else:
+        from reports import derivation_json
+
+        sys.stdout.write(derivation_json.dumps(derivation, certificate) + "\n")
+    if certificate is not None and not certificate.passed:
+        return EXIT_FAILED
+    return EXIT_OK
