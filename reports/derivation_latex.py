@@ -24,16 +24,19 @@ _SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\
             "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
 
 
-_IDENT_SUB = re.compile(r"\b([A-Za-z])_([A-Za-z0-9]{1,3})\b")
+# U_f, x_t, h_{t-1}, ô_t: a one-letter base with a short or braced subscript
+_IDENT_SUB = re.compile(r"(?<![A-Za-z])([A-Za-zô])_(?:\{([^{}]{1,8})\}|([A-Za-z0-9]{1,3})\b)")
 
 
 def text(s: str) -> str:
     """Plain text (with the Unicode maths of justifications) as LaTeX text; U_f becomes $U_{f}$."""
-    parts = _IDENT_SUB.split(s)
-    if len(parts) > 1:  # every third piece is text; in between, base and subscript of an identifier
-        return "".join(_plain(p) if i % 3 == 0 else (r"\ensuremath{%s_{" % p if i % 3 == 1 else p + "}}")
-                       for i, p in enumerate(parts))
-    return _plain(s)
+    out, last = [], 0
+    for m in _IDENT_SUB.finditer(s):
+        base = r"\hat{o}" if m.group(1) == "ô" else m.group(1)
+        sub = m.group(2) or m.group(3)  # ASCII, read in maths mode: t-1 prints as t − 1
+        out += [_plain(s[last:m.start()]), r"\ensuremath{%s_{%s}}" % (base, sub)]
+        last = m.end()
+    return "".join(out) + _plain(s[last:])
 
 
 def _plain(s: str) -> str:
