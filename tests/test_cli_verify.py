@@ -108,3 +108,25 @@ def test_console_script_entry_point():
                            "verify", "rnn", "--no-bias", "--T", "2"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "rnn (no bias)" in done.stdout
+
+
+def test_verify_puts_the_generated_code_beside_the_hand_written(capsys):
+    code, out, _ = run(capsys, "verify", "lstm", "--T", "3", "--json")
+    doc = json.loads(out)
+    assert code == 0
+    generated = [r for r in doc["records"] if r["oracle"] == "generated"]
+    assert {r["parameter"] for r in generated} >= {"U_f", "V_q", "xs", "h0", "c0"}
+    assert all(r["error"] <= 1e-12 for r in generated)
+    code, out, _ = run(capsys, "verify", "gru", "--T", "3")
+    assert code == 0 and "generated code" in out
+
+
+def test_verify_a_cell_file_uses_the_numerical_oracles(capsys, tmp_path):
+    from derive.cellfile import load
+
+    cell = tmp_path / "mine.cell"
+    cell.write_text("\n".join(load("rnn").source).replace("cell rnn", "cell mine"))
+    code, out, _ = run(capsys, "verify", str(cell), "--T", "3")
+    assert code == 0 and "no hand-written model exists" in out and "complex step" in out
+    code, out, _ = run(capsys, "verify", str(cell), "--json")
+    assert code == 0 and json.loads(out)["hand_written"] is False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.rule import Rule
+from rich.syntax import Syntax
 
 from reports.cli import EXIT_FAILED, EXIT_OK
 
@@ -25,11 +26,21 @@ def run(args) -> int:
                   "(all of it: bptt derive rnn):\n")
     console.print(course_view(brief=True))
 
+    console.print(Rule("Generating the gradient code"))
+    from reports.codegen_verify import demo_excerpt
+
+    excerpt, generated = demo_excerpt("rnn")
+    console.print("The derivation's adjoint program printed as NumPy (the BPTT loop of `bptt codegen rnn`; "
+                  "each statement under the equation it implements):\n")
+    console.print(Syntax(excerpt, "python", theme="ansi_dark", background_color="default"))
+
     console.print(Rule("Verifying the gradients"))
-    console.print("Hand-written BPTT, every gradient checked entry by entry against three numerical oracles "
-                  "and along random directions:\n")
+    console.print("The generated code against the hand-written NumPy model, the complex step and central "
+                  "differences, entry by entry:\n")
+    console.print(VerificationView(generated, title="generated rnn"))
+    console.print("\nThe hand-written model against three numerical oracles and along random directions:\n")
     result = verify("rnn", D=3, H=4, K=3, T=3, B=2)
-    console.print(VerificationView(result))
+    console.print(VerificationView(result, title="hand-written rnn"))
 
     from numeric.checking import demo_check, demo_submission
     from reports.check_report import CheckReportView
@@ -41,4 +52,4 @@ def run(args) -> int:
     console.print(CheckReportView(report))
     # The demo passes when the toolkit is right: the reference verifies and the planted mistake is named.
     named = any(d.mistake == "dh-next-not-added" for t in report.tests for d in t.diagnosis[:1])
-    return EXIT_OK if result.passed and named else EXIT_FAILED
+    return EXIT_OK if result.passed and generated.passed and named else EXIT_FAILED

@@ -19,7 +19,9 @@ def add_parser(sub) -> None:
                     "complex-step derivative, central differences and Richardson extrapolation, plus the "
                     "directional test. Exit 0 when all agree, 1 when any does not.",
     )
-    p.add_argument("model", metavar="MODEL", help="built-in model: rnn, jordan, lstm, lstm-peephole, gru, gru-reset-after")
+    p.add_argument("model", metavar="MODEL|CELLFILE",
+                   help="built-in model: rnn, jordan, lstm, lstm-peephole, gru, gru-reset-after; or a .cell file "
+                        "(its generated code is checked with the numerical oracles)")
     for size, default, meaning in (("D", 3, "input size"), ("H", 4, "hidden size"), ("K", 3, "classes"),
                                    ("T", 4, "time steps"), ("B", 2, "batch size")):
         p.add_argument(f"--{size}", type=positive_int, default=default, help=f"{meaning} (default {default})")
@@ -39,11 +41,42 @@ def run(args) -> int:
     from reports.verification import VerificationView
 
     if args.model not in models.names():
+        if args.model.endswith(".cell"):
+            return _run_cell_file(args)
         raise UsageError(f"unknown model {args.model!r}; expected one of: {', '.join(models.names())}")
+    from derive.codegen import generate
+
+    generated = generate(args.model, bias=args.bias).module  # the code generated from the derivation, beside
     result = verify(args.model, D=args.D, H=args.H, K=args.K, T=args.T, B=args.B, dtype=args.dtype,
-                    seed=args.seed, truncate=args.truncate, bias=args.bias)
+                    seed=args.seed, truncate=args.truncate, bias=args.bias,
+                    references={"generated": generated.loss_and_grads})
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
         Console().print(VerificationView(result))
+    return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def _run_cell_file(args) -> int:
+    """A user's cell: no hand-written model exists, so its generated code meets the numerical oracles."""
+    from derive.codegen import generate
+    from derive.errors import CellError
+    from reports.codegen_verify import verify_generated
+    from reports.verification import VerificationView
+
+    try:
+        gen = generate(args.model, bias=args.bias)
+    except CellError as err:
+        raise UsageError(str(err)) from None
+    runs = [(args.dtype, (args.D, args.H, args.K, args.T, args.B), args.seed)]
+    result = verify_generated(gen, truncate=args.truncate, runs=runs, large=None,
+                              oracles=("complex-step", "central", "richardson"))
+    (run_,) = result.runs
+    if args.json:
+        print(json.dumps({**run_.as_dict(), "hand_written": False}, indent=2))
+    else:
+        console = Console()
+        console.print(f"{gen.name}: no hand-written model exists for this cell; its generated code is checked "
+                      "against the numerical oracles")
+        console.print(VerificationView(run_))
     return EXIT_OK if result.passed else EXIT_FAILED

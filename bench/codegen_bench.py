@@ -1,0 +1,119 @@
+"""Benchmark of generated code: forward+BPTT against the hand-written models, NumPy's matmul and PyTorch.
+
+Prints ratios measured in the same process, best of several repeats (shared machines are noisy):
+1. generated / hand-written NumPy time for rnn, lstm, gru at (B, D, H, T) = (32, 64, 128, 50) and
+   (64, 128, 256, 100), float32 and float64 (bar: <= 1.10x);
+2. generated lstm at (64, 128, 256, 100) float32 as a share of NumPy's matrix-product throughput
+   (GFLOP/s of the model's matrix products / best GFLOP/s of a 1024² square product, timed in turns
+   with the models; bar: >= 50 %);
+3. generated / torch.nn.RNN|LSTM|GRU forward+backward on the CPU, where torch is installed (aim: < 1).
+
+Run: python bench/codegen_bench.py [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from derive.codegen import generate
+from numeric import models
+from numeric.gradcheck.verify import random_point
+
+SIZES = [(32, 64, 128, 50), (64, 128, 256, 100)]
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def best_of(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def interleaved_best(fns, repeats: int) -> list[float]:
+    """Best time of each function, run in turns (a, b, c, a, b, c, …) so that a change in the machine's
+    load hits all of them alike."""
+    for f in fns:  # warm-up
+        f()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for f, ts in zip(fns, times):
+            start = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - start)
+    return [min(ts) for ts in times]
+
+
+def matmul_gflops(dtype, repeats: int, n: int = 1024) -> float:
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
+    return 2 * n ** 3 / best_of(lambda: a @ a, repeats) / 1e9
+
+
+def model_flops(name: str, B: int, D: int, H: int, T: int, K: int) -> float:
+    """2 × multiply-adds of the matrix products of forward + BPTT (each product: forward, its input's
+    gradient, its weight's gradient)."""
+    G = GATES[name]
+    return 2.0 * T * B * 3 * (G * H * D + G * H * H + K * H)
+
+
+def torch_time(name, B, D, H, T, dtype, repeats):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_grad_enabled(True)
+    tdtype = {np.float32: torch.float32, np.float64: torch.float64}[dtype]
+    layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[name](D, H).to(tdtype)
+    out_layer = torch.nn.Linear(H, D).to(tdtype)
+    x = torch.randn(T, B, D, dtype=tdtype, requires_grad=True)
+    y = torch.randint(0, D, (T * B,))
+
+    def step():
+        for p in (*layer.parameters(), *out_layer.parameters()):
+            p.grad = None
+        out, _ = layer(x)
+        loss = torch.nn.functional.cross_entropy(out_layer(out).reshape(T * B, D), y, reduction="sum")
+        loss.backward()
+    return best_of(step, repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    gen = {name: generate(name).module for name in GATES}
+    print("generated vs hand-written forward+BPTT (best of %d, hand-written and generated run alternately); share of NumPy matmul throughput; vs PyTorch"
+          % args.repeats)
+    print(f"{'model':6s} {'dtype':8s} {'(B, D, H, T)':20s} {'hand ms':>9s} {'gen ms':>9s} {'gen/hand':>9s} "
+          f"{'matmul %':>9s} {'torch ms':>9s} {'gen/torch':>9s}")
+    for dtype in (np.float32, np.float64):
+        peak = matmul_gflops(dtype, args.repeats)
+        for B, D, H, T in SIZES:
+            K = D
+            for name in GATES:
+                m = models.get(name)
+                pt = random_point(m, D, H, K, T, B, dtype=dtype, seed=0)
+                g = gen[name]
+                square = np.random.default_rng(0).standard_normal((1024, 1024)).astype(dtype)
+                hand, mine, t_mm = interleaved_best(
+                    [lambda: m.loss_and_grads(pt.params, pt.xs, pt.targets, **pt.state0),
+                     lambda: g.loss_and_grads(pt.params, pt.xs, pt.targets, **pt.state0),
+                     lambda: square @ square], args.repeats)
+                peak = max(peak, 2 * 1024 ** 3 / t_mm / 1e9)  # the best matmul throughput seen in this run
+                share = model_flops(name, B, D, H, T, K) / mine / 1e9 / peak
+                tt = torch_time(name, B, D, H, T, dtype, args.repeats)
+                torch_cols = (f"{tt * 1e3:9.1f} {mine / tt:9.2f}" if tt else f"{'—':>9s} {'—':>9s}")
+                print(f"{name:6s} {np.dtype(dtype).name:8s} {str((B, D, H, T)):20s} {hand * 1e3:9.1f} "
+                      f"{mine * 1e3:9.1f} {mine / hand:9.2f} {share:9.0%} {torch_cols}", flush=True)
+        print(f"(NumPy 1024² matmul in {np.dtype(dtype).name}: best {peak:.1f} GFLOP/s in this run; the share "
+              f"column divides by the best seen up to that row)")
+
+
+if __name__ == "__main__":
+    main()

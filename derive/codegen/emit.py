@@ -1,0 +1,526 @@
+"""Print a :class:`~derive.codegen.lower.Lowering` as the three functions of the generated module.
+
+``_forward`` (states, gates and the loss over all steps), the full-BPTT and truncated backward loops of
+``loss_and_grads``, and the weight gradients as one product over all steps. Every statement is printed
+by :class:`~derive.codegen.printer.NumPyCodePrinter` from the derivation's expressions, with the
+equation it implements above it (:class:`~derive.codegen.notation.Notation`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import sympy as sp
+from sympy import HadamardProduct, MatMul, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from derive.cellfile import PREV
+from derive.codegen.lower import Lowering, _dim, plural, slice_code, sum_of, symbols_in, terms_of
+from derive.codegen.printer import FUNCTIONS, NumPyCodePrinter
+from derive.program import Softmax
+
+
+class Lines:
+    """Source lines with indentation and equation comments."""
+
+    def __init__(self):
+        self.out: list[str] = []
+        self.depth = 1
+
+    def comment(self, *texts):
+        for text in texts:
+            if text:
+                self.out.append("    " * self.depth + "# " + text)
+
+    def line(self, text: str, *comments):
+        self.comment(*comments)
+        self.out.append("    " * self.depth + text)
+
+    def blank(self):
+        self.out.append("")
+
+
+class Emitter:
+    """Names of every quantity in each context, and the printed statements."""
+
+    def __init__(self, low: Lowering):
+        self.low, self.show = low, low.show
+        self.cell = low.cell
+        self.loop: dict[str, str] = {}  # symbol → code inside the time loop
+        self.vec: dict[str, str] = {}  # symbol → code of the all-steps array
+        self._names()
+
+    # ---- names ------------------------------------------------------------------------------------------
+
+    def _names(self):
+        low, cell = self.low, self.cell
+        L, V = self.loop, self.vec
+        L[low.x], V[low.x] = "xs[t]", "xs"
+        for s in low.states:
+            L[s], V[s] = f"{plural(s)}[t]", plural(s)
+            L[s + PREV], V[s + PREV] = f"{plural(s + PREV)}[t]", plural(s + PREV)
+        V[low.o] = "o"
+        for name, (lc, vc) in low.extra.items():
+            if lc:
+                L[name] = lc
+            if vc:
+                V[name] = vc
+        # which loop quantities the backward pass, later statements or the loss read
+        outside = set()
+        for a in (*low.bwd, *low.prog.grads.values()):
+            outside |= symbols_in(a.expr)
+        for n in low.f_post:
+            outside |= low.fdeps[n]
+        outside.add(cell.logits)
+        self.stored = {n for n in low.f_loop if n in outside} | set(low.states)
+        for n in low.nodes:
+            if n in low.states:
+                continue
+            if n in low.f_loop and n not in self.stored:
+                L[n] = n
+            else:
+                L[n], V[n] = f"{plural(n)}[t]", plural(n)
+        self._runs()
+
+    def _runs(self):
+        """Members of the input group whose loop equation is just (hoisted part + stacked product)."""
+        low = self.low
+        self.runs: list[dict] = []
+        self.run_of: dict[str, dict] = {}
+        self.fused_of: dict[str, dict] = {}
+        g = low.x_group
+        if g is None:
+            return
+        current = None
+        for n, (lo, hi) in zip(g.nodes, g.rows):
+            e = low.loop_expr[n]
+            ts = terms_of(e)
+            mm = [t for t in ts if isinstance(t, MatrixSymbol) and t.name.startswith("__mm_")]
+            pure = (len(ts) == 2 and len(mm) == 1 and any(t.name == f"__in_{n}" for t in ts
+                                                            if isinstance(t, MatrixSymbol))
+                    and n not in self.stored)
+            if not pure:
+                current = None
+                continue
+            hg = low.mm_group[mm[0].name]
+            hlo, hhi = hg.rows_of(mm[0].name[len("__mm_"):])
+            if current and current["group"] is hg and sp.simplify(current["hhi"] - hlo) == 0:
+                current["nodes"].append(n)
+                current["hi"], current["hhi"] = hi, hhi
+            else:
+                current = {"group": hg, "nodes": [n], "lo": lo, "hi": hi, "hlo": hlo, "hhi": hhi}
+                self.runs.append(current)
+        for run in self.runs:
+            for n in run["nodes"]:
+                self.run_of[n] = run
+            nodes = run["nodes"]
+            whole = sp.simplify(run["lo"]) == 0 and sp.simplify(run["hi"] - g.total) == 0
+            if len(nodes) == 1:
+                run["local"] = nodes[0]
+            else:
+                run["local"] = low.pre_name if whole else low.fresh(_joined(nodes))
+            run["inline"] = (sp.simplify(run["hlo"]) == 0 and sp.simplify(run["hhi"] - run["group"].total) == 0)
+            for n in nodes:
+                lo, hi = g.rows_of(low.x_group.params[g.nodes.index(n)])
+                self.loop[n] = (run["local"] if len(nodes) == 1 else
+                                f"{run['local']}[{slice_code(lo - run['lo'], hi - run['lo'], run['hi'] - run['lo'])}]")
+            # fuse the same elementwise function over adjacent members
+            fused, last = [], None
+            for n in nodes:
+                fn = low.fn_of(n)
+                if fn is not None and last is not None and last["fn"] == fn:
+                    last["nodes"].append(n)
+                else:
+                    last = {"fn": fn, "nodes": [n]} if fn is not None else None
+                    if last:
+                        fused.append(last)
+            for f in fused:
+                if len(f["nodes"]) < 2:
+                    continue
+                outs = [low.consumers[n][0] for n in f["nodes"]]
+                name = low.fresh(_joined(outs))
+                keep = any(o in self.stored for o in outs)
+                f.update(outs=outs, name=name, keep=keep)
+                lo0 = g.rows_of(g.params[g.nodes.index(f["nodes"][0])])[0]
+                hi0 = g.rows_of(g.params[g.nodes.index(f["nodes"][-1])])[1]
+                f["slice"] = slice_code(lo0 - run["lo"], hi0 - run["lo"], run["hi"] - run["lo"])
+                f["rows"] = hi0 - lo0
+                for n, o in zip(f["nodes"], outs):
+                    lo, hi = g.rows_of(g.params[g.nodes.index(n)])
+                    sl = slice_code(lo - lo0, hi - lo0, hi0 - lo0)
+                    if keep:
+                        self.loop[o], self.vec[o] = f"{plural(name)}[t, {sl}]", f"{plural(name)}[:, {sl}]"
+                        self.stored.add(o)
+                    else:
+                        self.loop[o] = f"{name}[{sl}]"
+                    self.fused_of[o] = f
+
+    def into(self, target: str, expr, names) -> str:
+        """``target[...] = expr`` written in place: the last function or product writes into ``target``
+        (``np.tanh(c, out=…)``, ``np.multiply(…, out=…)``), saving a temporary per step."""
+        if isinstance(expr, ElementwiseApplyFunction):
+            fn = FUNCTIONS[type(expr.function.expr).__name__]
+            return f"{fn}({self.code(expr.expr, names)}, out={target})"
+        if isinstance(expr, HadamardProduct) and not any(isinstance(a, OneMatrix) for a in expr.args):
+            left = expr.args[0] if len(expr.args) == 2 else HadamardProduct(*expr.args[:-1])
+            return f"np.multiply({self.code(left, names)}, {self.code(expr.args[-1], names)}, out={target})"
+        if "[" not in target:
+            target += "[:]"
+        return f"{target} = {self.code(expr, names)}"
+
+    def code(self, expr, names) -> str:
+        return NumPyCodePrinter(names, steps=names is self.vec).doprint(expr)
+
+    # ---- forward ------------------------------------------------------------------------------------------
+
+    def forward(self) -> tuple[list[str], list[str]]:
+        """The body of ``_forward`` and the names of the arrays it returns (the tape)."""
+        low, out, show = self.low, Lines(), self.show
+        tape = []
+        for name, members in low.stacks:
+            out.line(f"{name} = np.concatenate([{', '.join(members)}])",
+                     f"{name} = [{'; '.join(members)}]: the blocks stacked by rows, one product for all")
+            tape.append(name)
+        for st in low.pre_stmts:
+            eq = [f"{e}   (every t at once: hoisted out of the loop)" if i == 0 else e
+                  for i, e in enumerate(st.comment)]
+            out.line(f"{st.target} {st.op} {self.code(st.expr, self.vec)}", *eq)
+            if st.op == "=":
+                tape.append(st.target)
+        for n in sorted(low.f_pre, key=low.nodes.index):
+            out.line(f"{plural(n)} = {self.code(low.f_expr[n], self.vec)}",
+                     show.equation_text(n, low.f_expr[n]) + "   (every t at once)")
+            tape.append(plural(n))
+        for s in low.states:
+            decl = next(d for d in self.cell.states if d.name == s)
+            rows = _dim(low.rows(s))
+            out.line(f"{s}_all = np.empty((T + 1, {rows}, B), dtype)",
+                     f"{show.value(s)} for t = 0 … T: row 0 is {decl.init}; views: {plural(s)}[t] is "
+                     f"{show.value(s)}, {plural(s + PREV)}[t] is {show.value(s + PREV)}")
+            out.line(f"{s}_all[0] = state0[{decl.init!r}]")
+            out.line(f"{plural(s)}, {plural(s + PREV)} = {s}_all[1:], {s}_all[:-1]")
+            tape += [plural(s), plural(s + PREV)]
+        arrays = [n for n in low.nodes if n in low.f_loop and n in self.stored and n not in low.states
+                  and n not in self.fused_of]
+        fused = {id(f): f for f in self.fused_of.values() if f.get("keep")}
+        allocs = [(plural(n), _dim(low.rows(n))) for n in arrays] + \
+                 [(plural(f["name"]), _dim(f["rows"])) for f in fused.values()] + \
+                 [(plural(g.product), _dim(g.total)) for g in low.groups if g.keep]
+        for name, rows in allocs:
+            out.line(f"{name} = np.empty((T, {rows}, B), dtype)")
+            tape.append(name)
+        out.line("for t in range(T):")
+        out.depth += 1
+        done, products = set(), set()
+        for a in low.fwd:
+            n = a.target.name
+            if n not in low.f_loop or n in done:
+                continue
+            if n in self.run_of:
+                self._run_stmt(out, self.run_of[n], done, products)
+                continue
+            if n in self.fused_of:
+                f = self.fused_of[n]
+                src = self.run_of[f["nodes"][0]]["local"]
+                target = f"{plural(f['name'])}[t]" if f["keep"] else f["name"]
+                arg = src if f["slice"] == ":" else f"{src}[{f['slice']}]"
+                call = (f"{FUNCTIONS[f['fn']]}({arg}, out={target})" if f["keep"]
+                        else f"{target} = {FUNCTIONS[f['fn']]}({arg})")
+                out.line(call, *[show.equation_text(o, low.f_expr[o]) for o in f["outs"]])
+                done.update(f["outs"])
+                continue
+            expr = low.loop_expr[n]
+            self._products(out, expr, products)
+            if n in self.stored:
+                line = self.into(self.loop[n], expr, self.loop)
+            else:
+                line = f"{n} = {self.code(expr, self.loop)}"
+            out.line(line, show.equation_text(n, low.f_expr[n]))
+            done.add(n)
+        out.depth -= 1
+        for n in sorted(low.f_post, key=low.nodes.index):
+            e = low.f_expr[n]
+            if isinstance(e, Softmax):
+                z = plural(e.arg.name)
+                out.line(f"log_{plural(n)} = _log_softmax({z})", f"log {show.value(n)} = log softmax(z_t), every t")
+                out.line(f"{plural(n)} = np.exp(log_{plural(n)})", show.equation_text(n, e))
+                tape.append(plural(n))
+                continue
+            out.line(f"{plural(n)} = {self.code(e, self.vec)}", show.equation_text(n, e) + "   (every t at once)")
+            tape.append(plural(n))
+        logp = (f"log_{plural(self.cell.softmax)}" if self.cell.softmax in low.f_post
+                else f"_log_softmax({plural(self.cell.logits)})")
+        out.line(f"E = -np.sum(o * {logp})", "E = Σ_t E_t,  E_t = −o_t · log ô_t  (summed over the batch)")
+        return out.out, list(dict.fromkeys(tape))
+
+    def _products(self, out, expr, products):
+        for s in expr.atoms(MatrixSymbol):
+            grp = self.low.mm_group.get(s.name)
+            if s.name.startswith("__mm_") and grp is not None and grp.product not in products:
+                self._product(out, grp)
+                products.add(grp.product)
+
+    def _product(self, out, grp):
+        """The stacked recurrent product of one step (kept for the backward pass when it needs it)."""
+        what = f"{grp.stack} {self.show.value(grp.operand)} for {', '.join(grp.params)} at once"
+        if grp.keep:
+            out.line(f"np.matmul({grp.stack}, {self.loop[grp.operand]}, out={plural(grp.product)}[t])",
+                     what + " (kept: the backward pass reads it)")
+        else:
+            out.line(f"{grp.product} = {grp.stack} @ {self.loop[grp.operand]}", what)
+
+    def _run_stmt(self, out, run, done, products):
+        low, g, hg = self.low, self.low.x_group, run["group"]
+        xs_slice = slice_code(run["lo"], run["hi"], g.total)
+        left = f"{low.in_name}[t]" if xs_slice == ":" else f"{low.in_name}[t, {xs_slice}]"
+        if run["inline"] and not hg.keep:
+            right = f"{hg.stack} @ {self.loop[hg.operand]}"
+            products.add(hg.product)
+        else:
+            if hg.product not in products:
+                self._product(out, hg)
+                products.add(hg.product)
+            prod = f"{plural(hg.product)}[t]" if hg.keep else hg.product
+            sl = slice_code(run['hlo'], run['hhi'], hg.total)
+            right = prod if sl == ":" else (f"{plural(hg.product)}[t, {sl}]" if hg.keep else f"{prod}[{sl}]")
+        out.line(f"{run['local']} = {left} + {right}",
+                 *[self.show.equation_text(n, low.f_expr[n]) for n in run["nodes"]])
+        done.update(run["nodes"])
+
+
+def _joined(names: list[str]) -> str:
+    """f, i, q → "fiq"; a_r, a_u → "a_ru": the name of a stack of quantities."""
+    prefix = os.path.commonprefix(names)
+    if "_" in prefix:
+        prefix = prefix[:prefix.rindex("_") + 1]
+        suffixes = [n[len(prefix):] for n in names]
+        if all(suffixes):
+            return prefix + "".join(suffixes)
+    if all(len(n) == 1 for n in names):
+        return "".join(names)
+    return "_".join(names)
+
+
+class BackwardEmitter(Emitter):
+    """The backward pass: hoisted loss terms, the δ recursion (full and truncated), then the gradients."""
+
+    def backward(self) -> list[str]:
+        low, out, show = self.low, Lines(), self.show
+        self._backward_names()
+        for n in [a.target.name for a in low.bwd if a.target.name in low.b_pre]:
+            e = low.b_expr[n]
+            out.line(f"{plural(n)} = {self.code(e, self.vec)}", show.equation(_A(n, e)) + "   (every t at once)")
+        for n, ts in low.b_hoisted.items():
+            name = self.hoisted_name[n]
+            out.line(f"{name} = {self.code(sum_of(ts), self.vec)}",
+                     f"{show.expr(sum_of(ts))}: the part of {show.name(n)} from E_t itself, every t at once")
+        out.line("if truncate is None or truncate >= T:")
+        out.depth += 1
+        self._loop(out, truncated=False)
+        out.depth -= 1
+        out.line("else:")
+        out.depth += 1
+        out.comment("truncated BPTT: the loss at step t_in sends its gradient back over t_in, …, t_in − k + 1 "
+                    "only (docs/models.md)")
+        self._loop(out, truncated=True)
+        out.depth -= 1
+        for n in [a.target.name for a in low.bwd if a.target.name in low.b_post]:
+            e = self.post_expr[n]
+            out.line(f"{plural(n)} = {self.code(e, self.vec)}",
+                     show.equation(_A(n, low.b_expr[n])) + "   (every t at once)")
+        self._grads(out)
+        return out.out
+
+    # ---- names ----------------------------------------------------------------------------------------
+
+    def _backward_names(self):
+        low = self.low
+        self.hoisted_name = {n: low.fresh(n + "_in") for n in low.b_hoisted}
+        # adjoints the gradients or the post-loop statements read: kept for all steps
+        outside = set()
+        for a in low.prog.grads.values():
+            outside |= symbols_in(a.expr)
+        for n in low.b_post:
+            outside |= symbols_in(low.b_expr[n])
+        for g in low.bw_groups:
+            for e in g.adjoints:
+                outside -= symbols_in(e) & set(low.home)
+        self.b_stored = {n for n in low.b_loop if n in outside and n not in low.home and n not in low.carry_out}
+        for n in self.b_stored:
+            self.vec[n] = plural(n)
+        for n in low.b_pre:
+            self.loop[n], self.vec[n] = f"{plural(n)}[t]", plural(n)
+        for n in low.b_post:
+            self.vec[n] = plural(n)
+        for n, (buf, lo, hi) in low.home.items():
+            total = dict(low.buffers)[buf]
+            sl = slice_code(lo, hi, total)
+            self.loop[n] = buf if sl == ":" else f"{buf}[{sl}]"
+            self.vec[n] = plural(buf) if sl == ":" else f"{plural(buf)}[:, {sl}]"
+        # the loop statements, rewritten: hoisted terms, stacked Vᵀ[δ…] products, repeated products named
+        self.loop_stmts = []
+        kept = {k: v for k, v in low.mm.items() if low.mm_group[v.name].keep}
+        for a in low.bwd:
+            n = a.target.name
+            if n not in low.b_loop:
+                continue
+            e = a.expr.xreplace(kept)
+            ts = terms_of(e)
+            if n in low.b_hoisted:
+                ts = [t for t in ts if t not in low.b_hoisted[n]] + [MatrixSymbol(f"__bin_{n}", *a.target.shape)]
+            for g in low.bw_groups:
+                if n == "d" + g.operand:
+                    ts = [t for t in ts if t not in g.terms] + [MatrixSymbol(f"__bw_{g.operand}", *a.target.shape)]
+            self.loop_stmts.append([n, sum_of(ts), a])
+        self.post_expr = {}
+        for n in low.b_post:
+            ts = terms_of(low.b_expr[n])
+            for g in low.bw_groups:
+                if n == "d" + g.operand:
+                    ts = [t for t in ts if t not in g.terms] + [MatrixSymbol(f"__bw_{g.operand}", 1, 1)]
+            self.post_expr[n] = sum_of(ts)
+        for g in low.bw_groups:
+            total = dict(low.buffers)[g.buffer]
+            sl = slice_code(g.buffer_rows[0], g.buffer_rows[1], total)
+            self.loop[f"__bw_{g.operand}"] = f"{g.stack}.T @ {g.buffer if sl == ':' else f'{g.buffer}[{sl}]'}"
+            self.vec[f"__bw_{g.operand}"] = (f"_each_step({g.stack}.T, "
+                                             f"{plural(g.buffer) if sl == ':' else f'{plural(g.buffer)}[:, {sl}]'})")
+        self._cse()
+
+    def _cse(self):
+        """A product that two loop statements share (GRU: V_gᵀ δ_g,t) is computed once."""
+        counts: dict = {}
+        for n, e, _ in self.loop_stmts:
+            for sub in sp.preorder_traversal(e):
+                if isinstance(sub, MatMul) and len(sub.as_coeff_matrices()[1]) >= 2 \
+                        and not any(isinstance(m, OneMatrix) for m in sub.args):
+                    counts[sub] = counts.get(sub, 0) + 1
+        for sub, k in counts.items():
+            if k < 2:
+                continue
+            mats = sub.as_coeff_matrices()[1]
+            label = "".join(m.arg.name + "T" if isinstance(m, Transpose) else getattr(m, "name", "m")
+                            for m in mats[:1]) + "_" + "_".join(getattr(m, "name", "y") for m in mats[1:])
+            name = self.low.fresh(label)
+            sym = MatrixSymbol(name, *sub.shape)
+            self.loop[name] = name
+            first = next(i for i, (_, e, _) in enumerate(self.loop_stmts) if e.has(sub))
+            for item in self.loop_stmts:
+                item[1] = item[1].xreplace({sub: sym})
+            self.loop_stmts.insert(first, [name, sub, None])
+
+    # ---- the loop ---------------------------------------------------------------------------------------
+
+    def _loop(self, out: Lines, truncated: bool):
+        low, show = self.low, self.show
+        names = dict(self.loop)
+        for n, hname in self.hoisted_name.items():
+            names[f"__bin_{n}"] = f"({hname}[t] if t == t_in else 0)" if truncated else f"{hname}[t]"
+        for n in self.b_stored:
+            names[n] = n if truncated else f"{plural(n)}[t]"
+        alloc = "np.zeros" if truncated else "np.empty"
+        for i, (buf, rows) in enumerate(low.buffers):
+            # laid out (rows, T, B) in memory: the sums over all steps below read it without a copy
+            out.line(f"{plural(buf)} = {alloc}(({_dim(rows)}, T, B), dtype).transpose(1, 0, 2)",
+                     "" if i or truncated else "(T, rows, B) views of (rows, T, B) arrays: the products over all "
+                                               "steps below read them without a copy")
+        for n in sorted(self.b_stored):
+            out.line(f"{plural(n)} = {alloc}((T, {_dim(low.rows(n[1:]) if n[1:] in low.sym else low.sym[n].shape[0])}, B), dtype)")
+        carries = [(low.prog.incoming[s].name, low.prog.carries[s].name, s) for s in low.states]
+        init = {s.name: s.init for s in self.cell.states}
+        zeros = {s: f"np.zeros(({_dim(low.rows(s))}, B), dtype)" for s in low.states}
+        if truncated:
+            for _, _, s in carries:
+                out.line(f"d{init[s]} = {zeros[s]}")
+            out.line("for t_in in range(T):")
+            out.depth += 1
+        for cin, _, s in carries:
+            out.line(f"{cin} = {zeros[s]}", f"{show.name(cin)}: nothing comes from after step "
+                     f"{'T' if not truncated else 't_in'}" if cin == carries[0][0] else "")
+        out.line("for t in range(t_in, max(t_in - truncate, -1), -1):" if truncated
+                 else "for t in reversed(range(T)):")
+        out.depth += 1
+        for buf, rows in low.buffers:
+            out.line(f"{buf} = np.empty(({_dim(rows)}, B), dtype)" if truncated else f"{buf} = {plural(buf)}[t]")
+        fills = list(low.fills)
+        for n, e, a in self.loop_stmts:
+            if a is not None and n in low.carry_out:
+                self._fills(out, fills, names)
+            if a is None:
+                out.line(f"{n} = {self.code(e, names)}", f"{show.expr(e)}, used twice below")
+                continue
+            if isinstance(e, ZeroMatrix):
+                line = f"{n} = np.zeros_like({carries[0][0]})"
+            elif n in low.home or (n in self.b_stored and not truncated):
+                line = self.into(names[n], e, names)  # straight into the stored array, no temporary
+            else:
+                line = f"{n} = {self.code(e, names)}"
+            out.line(line, show.equation(a))
+        self._fills(out, fills, names)
+        if truncated:
+            for buf, _ in low.buffers:
+                out.line(f"{plural(buf)}[t] += {buf}")
+            for n in sorted(self.b_stored):
+                out.line(f"{plural(n)}[t] += {n}")
+        out.line(f"{', '.join(c for c, _, _ in carries)} = {', '.join(c for _, c, _ in carries)}",
+                 "carried to step t − 1")
+        out.depth -= 1
+        if truncated:
+            out.line("if t_in < truncate:", "the window reached step 1: what is carried is ∂E/∂(initial state)")
+            for cin, _, s in carries:
+                out.line(f"    d{init[s]} = d{init[s]} + {cin}")
+            out.depth -= 1
+        else:
+            out.line(f"{', '.join('d' + init[s] for _, _, s in carries)} = {', '.join(c for c, _, _ in carries)}",
+                     "∂E/∂(initial states)")
+
+    def _fills(self, out, fills, names):
+        for buf, sl, e, src in list(fills):
+            value = self.code(e, names) if e is not None else names.get(src, src)
+            shown = self.show.expr(e) if e is not None else self.show.name(src)
+            out.line(f"{buf}[{sl}] = {value}", f"{shown} into the stacked rows of {buf}")
+            fills.remove((buf, sl, e, src))
+
+    # ---- gradients ------------------------------------------------------------------------------------
+
+    def _grads(self, out: Lines):
+        low, show = self.low, self.show
+        stacked = {}
+        for g in low.bw_groups:
+            total = dict(low.buffers)[g.buffer]
+            sl = slice_code(g.buffer_rows[0], g.buffer_rows[1], total)
+            e = plural(g.buffer) if sl == ":" else f"{plural(g.buffer)}[:, {sl}]"
+            name = "d" + g.stack
+            terms = " + ".join(f"{show.name('d' + g.nodes[i])} {show.value(g.operand)}ᵀ" for i in range(len(g.params)))
+            out.line(f"{name} = _accumulate({e}, {self.vec[g.operand]})",
+                     f"∂E/∂{g.stack} = Σ_t [{'; '.join(show.expr(a) for a in g.adjoints)}] {show.value(g.operand)}ᵀ"
+                     f": one product over all steps")
+            for p, (lo, hi), adj in zip(g.params, g.rows, g.adjoints):
+                sl = slice_code(lo, hi, g.total)
+                stacked[(p, g.operand, adj)] = name if sl == ":" else f"{name}[{sl}]"
+        self.grad_code = {}
+        for p, a in low.prog.grads.items():
+            parts = []
+            for t in terms_of(a.expr):
+                if isinstance(t, MatMul) and len(t.args) == 2 and isinstance(t.args[1], Transpose):
+                    left, right = t.args[0], t.args[1].arg
+                    key = (p, getattr(right, "name", None), left)
+                    if key in stacked:
+                        parts.append(stacked[key])
+                    else:
+                        parts.append(f"_accumulate({self.code(left, self.vec)}, {self.code(right, self.vec)})")
+                else:
+                    parts.append(f"_sum_steps({self.code(t, self.vec)})")
+            code = " + ".join(parts)
+            if len(parts) > 1 or parts[0] not in stacked.values():
+                out.line(f"d{p} = {code}", show.equation(a))
+                self.grad_code[p] = f"d{p}"
+            else:
+                self.grad_code[p] = code
+
+
+class _A:
+    """A stand-in Assign for display."""
+
+    def __init__(self, name, expr, op="=", batch_sum=False):
+        self.target, self.expr, self.op, self.batch_sum = MatrixSymbol(name, 1, 1), expr, op, batch_sum

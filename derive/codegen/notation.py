@@ -1,0 +1,156 @@
+"""Display names and equations in the course's notation, for the comments of generated code.
+
+Identifiers (``h_prev``, ``ohat``, ``da_f``) are code; the comments show h_{t−1}, ô_t, δ_f,t. The map
+comes from the cell's declarations, never from reading the identifiers as maths:
+- a state shows under the name of its initial value without the 0 (``C`` with ``init c0`` is c_t);
+- ``<state>_prev`` is the state at t−1; a function node the normaliser named shows as the call;
+- the adjoint of a pre-activation (the argument of an elementwise function) is δ, others ∂E/∂·.
+
+>>> from derive.cellfile import load
+>>> from derive.program import adjoint_program
+>>> p = adjoint_program(load("lstm"))
+>>> show = Notation(p.cell)
+>>> show.equation(p.forward[8])
+'c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t'
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy import HadamardProduct, MatAdd, MatMul, OneMatrix
+from sympy.printing.str import StrPrinter
+
+from derive.cellfile import PREV, Cell
+
+_SIGMA = {"sigmoid": "σ"}
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+class Notation:
+    """Display names of one cell's symbols, and equations printed with them."""
+
+    def __init__(self, cell: Cell):
+        self.cell = cell
+        self.base = {}
+        for s in cell.states:
+            self.base[s.name] = s.init[:-1] if s.init.endswith("0") and len(s.init) > 1 else s.name
+        self.base.update({cell.softmax: "ô"})
+        self.pre_activation = {n.expr.arg.id for n in cell.nodes if n.fn and n.fn != "softmax"}
+        self.calls = {n.name: n for n in cell.nodes if n.auto and n.fn}
+        self.params = set(cell.param_names)
+
+    def value(self, name: str) -> str:
+        """h → h_t, h_prev → h_{t−1}, a_f → a_f,t, tanh_C → tanh(c_t), U_f → U_f."""
+        if name in self.params:
+            return name
+        if name.endswith(PREV):
+            return f"{self._base(name[:-len(PREV)])}_{{t−1}}"
+        if name in self.calls and name not in self.pre_activation:
+            node = self.calls[name]
+            return f"{_SIGMA.get(node.fn, node.fn)}({self.value(node.expr.arg.id)})"
+        base = self._base(name)
+        return f"{base},t" if "_" in base else f"{base}_t"
+
+    def _base(self, name: str) -> str:
+        return self.base.get(name, name)
+
+    def adjoint(self, name: str) -> str:
+        """da_f → δ_f,t (pre-activations); dh → ∂E/∂h_t; dh_next → ∂E/∂h_t from step t+1."""
+        inner = name[1:]
+        if inner.endswith("_next"):
+            return f"∂E/∂{self.value(inner[:-5])}|t+1"
+        if inner in self.pre_activation:
+            sub = self.value(inner)
+            return "δ" + sub[len(inner.split("_")[0]):] if inner.startswith("a") else f"∂E/∂{sub}"
+        return f"∂E/∂{self.value(inner)}"
+
+    def name(self, name: str) -> str:
+        """Any program symbol's display name."""
+        if name == self.cell.target.name:
+            return f"{name}_t"
+        if name.startswith("d") and name not in self.params and name not in self._values():
+            return self.adjoint(name)
+        return self.value(name)
+
+    def _values(self) -> set[str]:
+        return {self.cell.input.name, *self.params, *(n.name for n in self.cell.nodes),
+                *(s.name + PREV for s in self.cell.states)}
+
+    def expr(self, e) -> str:
+        return _DisplayPrinter(self).doprint(e)
+
+    def equation_text(self, name: str, e) -> str:
+        """``name = e`` in display notation (name a program symbol); just ``e`` when the name is the call."""
+        lhs, rhs = self.name(name), self.expr(e)
+        return rhs if lhs == rhs else f"{lhs} = {rhs}"
+
+    def equation(self, assign, lhs: str | None = None) -> str:
+        """``target = expr`` (or ``+=``, shown as Σ_t) in display notation."""
+        target = lhs or self.name(assign.target.name)
+        rhs = self.expr(assign.expr)
+        if target == rhs:
+            return rhs
+        if assign.op == "+=":
+            return f"{target} = Σ_t {rhs}" if not assign.batch_sum else f"{target} = Σ_t Σ_b {rhs}"
+        return f"{target} = {rhs}"
+
+
+class _DisplayPrinter(StrPrinter):
+    """StrPrinter with the course's symbols: juxtaposition for products, ⊙, ᵀ, σ, display names."""
+
+    def __init__(self, notation: Notation):
+        super().__init__()
+        self.n = notation
+
+    def _print_MatrixSymbol(self, e):
+        return self.n.name(e.name)
+
+    def _print_OneMatrix(self, e):
+        return "1"
+
+    def _print_ZeroMatrix(self, e):
+        return "0"
+
+    def _print_Transpose(self, e):
+        return f"{self.parenthesize(e.arg, 100)}ᵀ"
+
+    def _print_MatMul(self, e):
+        coeff, mats = e.as_coeff_matrices()
+        if len(mats) == 2 and isinstance(mats[0], OneMatrix):
+            body = f"Σ_k({self._print(mats[1])})"
+        else:
+            body = " ".join(self._paren(m) for m in mats)
+        if coeff == 1:
+            return body
+        return f"−{body}" if coeff == -1 else f"{self._print(coeff)} {body}"
+
+    def _paren(self, e):
+        return f"({self._print(e)})" if isinstance(e, (MatAdd, HadamardProduct)) else self._print(e)
+
+    def _print_MatAdd(self, e):
+        terms = sorted(e.args, key=lambda a: (not isinstance(a, OneMatrix),
+                                              isinstance(a, MatMul) and bool(a.as_coeff_matrices()[0] < 0)))
+        out = self._print(terms[0])
+        for t in terms[1:]:
+            text = self._print(t)
+            out += f" − {text[1:]}" if text.startswith("−") else f" + {text}"
+        return out
+
+    def _print_HadamardProduct(self, e):
+        args = [a for a in e.args if not isinstance(a, OneMatrix)]
+        args = [a.as_coeff_matrices()[0] if isinstance(a, MatMul) and len(a.as_coeff_matrices()[1]) == 1
+                and isinstance(a.as_coeff_matrices()[1][0], OneMatrix) else a for a in args]
+        if len(args) != len(e.args) or any(isinstance(a, sp.Number) for a in args):
+            return " ".join(self._print(a) if isinstance(a, sp.Number) else
+                            (f"({self._print(a)})" if isinstance(a, MatAdd) else self._print(a)) for a in args)
+        return " ⊙ ".join(f"({self._print(a)})" if isinstance(a, MatAdd) else self._print(a) for a in e.args)
+
+    def _print_HadamardPower(self, e):
+        return f"{self._paren(e.base)}{str(e.exp).translate(_SUPERSCRIPT)}"
+
+    def _print_ElementwiseApplyFunction(self, e):
+        name = type(e.function.expr).__name__
+        return f"{_SIGMA.get(name, name)}({self._print(e.expr)})"
+
+    def _print_Softmax(self, e):
+        return f"softmax({self._print(e.arg)})"

@@ -1,0 +1,147 @@
+"""The fixed part of every generated module: activations, the loss, input checks, sums over time.
+
+This is plumbing, not gradient mathematics: the gradients are printed from the derivation
+(:mod:`derive.codegen.emit`). Kept as source text because the generated module must stand alone.
+Every function accepts complex arrays (the complex-step oracle differentiates the generated ``loss``):
+no abs, max or comparisons on values; the softmax shift uses the real part.
+"""
+
+RUNTIME = '''
+def _sigmoid(a, out=None):
+    """σ(a) = 1 / (1 + e^(−a)), into ``out`` if given; complex a (complex step): ½(1 + tanh(a/2)),
+    finite where e^(−a) is not."""
+    if np.iscomplexobj(a):
+        return np.multiply(0.5, 1.0 + np.tanh(0.5 * a), out=out)
+    with np.errstate(over="ignore"):
+        e = np.exp(-a, out=out)
+    e += 1.0
+    return np.reciprocal(e, out=e)
+
+
+def _relu(a, out=None):
+    """max(0, a) on the real part (not analytic at 0)."""
+    return np.multiply(a, a.real > 0, out=out)
+
+
+def _step(a):
+    """H(a) with H(0) = 0: the derivative of relu, written in relu's own value."""
+    return (a.real > 0).astype(a.dtype)
+
+
+def _log_softmax(z):
+    """log softmax over the class axis (−2): z (…, K, B); the shift by the real max is exact for complex z."""
+    shifted = z - np.max(z.real, axis=-2, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-2, keepdims=True))
+
+
+def _softmax(z):
+    """ô = softmax(z) over the class axis (−2)."""
+    return np.exp(_log_softmax(z))
+
+
+def _one_hot(targets, K, dtype):
+    """o_t as one-hot columns: targets (T, B) class ids → (T, K, B)."""
+    o = np.zeros((targets.shape[0], K, targets.shape[1]), dtype)
+    np.put_along_axis(o, targets[:, None, :], 1, axis=1)
+    return o
+
+
+def _each_step(A, y):
+    """A y_t for every step as one 2-d matrix product: A (m, n), y (T, n, B) → (T, m, B).
+
+    NumPy's A @ y would run T small products; one (m, n) @ (n, T·B) product is faster. The result is a
+    (T, m, B) view of an (m, T, B) array: _accumulate then reads it without a copy.
+    """
+    T, n, B = y.shape
+    return (A @ y.transpose(1, 0, 2).reshape(n, T * B)).reshape(-1, T, B).transpose(1, 0, 2)
+
+
+def _accumulate(e, y):
+    """Σ_t Σ_b e_t y_tᵀ as one product over all steps: e (T, m, B), y (T, n, B) → (m, n)."""
+    m, n = e.shape[1], y.shape[1]
+    return e.transpose(1, 0, 2).reshape(m, -1) @ y.transpose(1, 0, 2).reshape(n, -1).T
+
+
+def _sum_steps(e):
+    """Σ_t Σ_b e_t, as a column: e (T, m, B) → (m, 1)."""
+    return e.sum(axis=(0, 2))[:, None]
+
+
+def _check_array(name, value, shape=None):
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"{name}: expected a NumPy array, got {type(value).__name__}")
+    if value.dtype.kind not in "fc":
+        raise ValueError(f"{name}: expected a floating-point array (float32/float64, or complex for the "
+                         f"complex step), got dtype {value.dtype}")
+    if shape is not None and value.shape != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {value.shape}")
+    if not np.isfinite(value).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+        raise ValueError(f"{name}: expected finite values, got {value[index]} at index {index}")
+    return value
+
+
+def _sizes(params, xs):
+    """The sizes the parameters declare, checked against each other and against xs (T, D, B)."""
+    if not isinstance(params, dict):
+        raise ValueError(f"params: expected a dict of arrays, got {type(params).__name__}")
+    missing = [k for k in PARAM_SHAPES if k not in params]
+    extra = [k for k in params if k not in PARAM_SHAPES]
+    if missing or extra:
+        raise ValueError(f"params for {CELL}: missing {missing}, unexpected {extra}; expected exactly "
+                         f"{list(PARAM_SHAPES)}")
+    sizes = {}
+    for name, dims in PARAM_SHAPES.items():
+        value = _check_array(name, params[name])
+        if value.ndim != 2:
+            raise ValueError(f"{name}: expected a 2-d array of shape ({', '.join(dims)}), got {value.shape}")
+        for dim, n in zip(dims, value.shape):
+            if dim != "1" and sizes.setdefault(dim, n) != n:
+                raise ValueError(f"{name}: expected shape ({', '.join(dims)}) with {dim}={sizes[dim]} as in "
+                                 f"the other parameters, got {value.shape}")
+            if dim == "1" and n != 1:
+                raise ValueError(f"{name}: expected a column of shape ({dims[0]}, 1), got {value.shape}")
+    if len({np.finfo(v.dtype).bits for v in params.values()}) > 1:
+        raise ValueError(f"params for {CELL}: expected one precision for all parameters, got "
+                         f"{ {k: str(v.dtype) for k, v in params.items()} }")
+    _check_array("xs", xs)
+    if xs.ndim != 3 or xs.shape[1] != sizes[INPUT_DIM] or xs.shape[0] < 1 or xs.shape[2] < 1:
+        raise ValueError(f"xs: expected shape (T, {INPUT_DIM}={sizes[INPUT_DIM]}, B) with T, B >= 1, got {xs.shape}")
+    return sizes
+
+
+def _checked(params, xs, targets, state0, need_targets=True):
+    """Validate every input; returns (sizes, dtype, initial states with zeros filled in)."""
+    sizes = _sizes(params, xs)
+    T, _, B = xs.shape
+    if need_targets:
+        if not isinstance(targets, np.ndarray) or targets.dtype.kind not in "iu":
+            raise ValueError(f"targets: expected a NumPy integer array of class ids, shape ({T}, {B}), got "
+                             f"{getattr(targets, 'dtype', type(targets).__name__)}")
+        if targets.shape != (T, B):
+            raise ValueError(f"targets: expected shape (T={T}, B={B}), got {targets.shape}")
+        K = sizes[CLASS_DIM]
+        bad = (targets < 0) | (targets >= K)
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"targets: expected class ids in [0, {CLASS_DIM}={K}), got {targets[index]} at {index}")
+    unknown = [k for k, v in state0.items() if k not in STATE_ROWS and v is not None]
+    if unknown:
+        raise ValueError(f"{CELL} has initial states {list(STATE_ROWS)}, got unexpected {unknown}")
+    dtype = np.result_type(xs, *params.values())
+    full = {}
+    for name, dim in STATE_ROWS.items():
+        value = state0.get(name)
+        shape = (sizes[dim], B)
+        full[name] = np.zeros(shape, dtype) if value is None else _check_array(name, value, shape)
+    dtype = np.result_type(dtype, *full.values())
+    return sizes, dtype, full
+
+
+def _check_truncate(truncate):
+    if truncate is None:
+        return None
+    if isinstance(truncate, bool) or not isinstance(truncate, (int, np.integer)) or truncate < 1:
+        raise ValueError(f"truncate: expected None or an integer >= 1, got {truncate!r}")
+    return int(truncate)
+'''

@@ -1,0 +1,189 @@
+"""Verify a generated module with the numeric oracles before it is written (issue 4).
+
+Lives in reports/ because derive/ must not import numeric/ and numeric/ must not import derive/: the
+generated module reaches the oracles only as plain callables (``loss``, ``loss_and_grads``).
+
+What is checked (docs/codegen.md): every gradient (parameters, xs, initial states) of the generated code
+- against the hand-written model (built-in cells; "exact" row of the tolerance table),
+- against the complex step and central differences of the generated ``loss`` (its forward is analytic),
+- in float32 against the generated float64 run,
+at several random sizes, plus the directional test at a larger size. With ``truncate=k`` the numerical
+oracles differentiate the truncated objective (docs/models.md), built from the generated ``loss`` alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from numeric import models
+from numeric.gradcheck import LoopObjective, compare, numerical_gradient, relative_error, tolerance
+from numeric.gradcheck.compare import Comparison
+from numeric.gradcheck.oracles import directional_derivatives
+from numeric.gradcheck.verify import Verification, random_point
+
+#: (dtype, (D, H, K, T, B), seed) of the per-entry checks; kept small so `bptt codegen` stays fast
+RUNS = [("float64", (3, 4, 3, 4, 2), 0), ("float64", (2, 3, 4, 5, 3), 1), ("float32", (3, 4, 3, 4, 2), 2)]
+#: the directional test's size: every gradient at once, along random directions
+LARGE = (16, 32, 10, 20, 8)
+
+
+class TruncatedLoss:
+    """Σ_t E_t with the states k steps back held at their values at the point: the truncated objective.
+
+    E_t is the loss of the window (s … t) minus that of (s … t−1), both from the frozen state at s − 1
+    (or the variable initial state when s = 0), using the generated ``loss`` only.
+    """
+
+    def __init__(self, module, params, xs, targets, state0, k: int):
+        self.module, self.k = module, k
+        sizes, dtype, full = module._checked(params, xs, targets, dict(state0))
+        o = module._one_hot(targets, sizes[module.CLASS_DIM], dtype)
+        _, tape = module._forward(params, xs, o, full, sizes, dtype)
+        arrays = dict(zip(module.TAPE, tape))
+        self.frozen = {init: arrays[name] for init, name in module.STATES.items()}
+
+    def __call__(self, params, xs, targets, h0=None, **state0):
+        state0 = {"h0": h0, **state0} if h0 is not None else state0
+        total = 0
+        for t in range(xs.shape[0]):
+            s = max(0, t - self.k + 1)
+            start = state0 if s == 0 else {k: v[s - 1] for k, v in self.frozen.items()}
+            total = total + self.module.loss(params, xs[s:t + 1], targets[s:t + 1], **start)
+            if t > s:
+                total = total - self.module.loss(params, xs[s:t], targets[s:t], **start)
+        return total
+
+
+@dataclass
+class CodegenVerification:
+    """Every run's :class:`~numeric.gradcheck.verify.Verification` of one generated module."""
+
+    cell: str
+    hand_written: bool
+    truncate: int | None
+    bias: bool
+    runs: list[Verification] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.runs)
+
+    def worst(self) -> dict[str, float]:
+        """The largest error per oracle over all runs and gradients."""
+        out: dict[str, float] = {}
+        for r in self.runs:
+            for c in r.comparisons:
+                key = f"{c.oracle} ({r.dtype})"
+                out[key] = max(out.get(key, 0.0), c.error)
+        return out
+
+    def header_lines(self, version: str) -> list[str]:
+        """What the generated file's header says about its verification."""
+        lines = [f"bptt {version}; {'PASSED' if self.passed else 'FAILED'}; truncate={self.truncate}; "
+                 f"every gradient (parameters, xs, initial states), norm-wise relative error ≤ tolerance"]
+        if not self.hand_written:
+            lines.append("no hand-written model exists for this cell: numerical oracles only")
+        for r in self.runs:
+            sizes = " ".join(f"{k}={v}" for k, v in r.sizes.items())
+            worst: dict[str, float] = {}
+            for c in r.comparisons:
+                worst[c.oracle] = max(worst.get(c.oracle, 0.0), c.error)
+            lines.append(f"{r.dtype} {sizes} seed {r.seed}: " +
+                         ", ".join(f"{o} {e:.1e}" for o, e in worst.items()))
+        return lines
+
+
+def _point(module, sizes, dtype, seed):
+    D, H, K, T, B = sizes
+    return random_point(module, D, H, K, T, B, dtype=dtype, seed=seed)
+
+
+def _run(module, name, bias, sizes, dtype, seed, truncate, hand, oracles, directions) -> Verification:
+    point = _point(module, sizes, dtype, seed)
+    E, grads = module.loss_and_grads(point.params, point.xs, point.targets, truncate=truncate, **point.state0)
+    D, H, K, T, B = sizes
+    result = Verification(name, dtype, dict(zip("DHKTB", sizes)), seed, truncate, bias, float(E))
+    loss = module.loss
+    if truncate is not None and truncate < T:
+        loss = TruncatedLoss(module, point.params, point.xs, point.targets, point.state0, truncate)
+    objective = LoopObjective(loss, point.params, point.xs, point.targets, point.state0)
+    for oracle in oracles:
+        for key, g in grads.items():
+            result.comparisons.append(compare(key, g, numerical_gradient(objective, key, oracle), oracle,
+                                              dtype, float(E)))
+    if hand is not None:
+        _, g_ref = hand.loss_and_grads(point.params, point.xs, point.targets, truncate=truncate, **point.state0)
+        for key, g in grads.items():
+            c = compare(key, g_ref[key], g, "exact", dtype, float(E))
+            result.comparisons.append(Comparison(**{**c.as_dict(), "oracle": "hand-written"}))
+    if dtype == "float32":
+        p64 = point.astype(np.float64)
+        _, g64 = module.loss_and_grads(p64.params, p64.xs, p64.targets, truncate=truncate, **p64.state0)
+        for key, g in grads.items():
+            result.comparisons.append(compare(key, g, g64[key], "float64", dtype, float(E)))
+    if directions:
+        result.comparisons.append(_directional(objective, grads, directions, dtype, seed))
+    return result
+
+
+def _directional(objective, grads, count, dtype, seed) -> Comparison:
+    pairs = directional_derivatives(objective, grads, count, np.random.default_rng(seed + 1))
+    analytic, numeric = np.array(pairs).T
+    err = relative_error(analytic, numeric)
+    worst = int(np.argmax(np.abs(analytic - numeric)))
+    tol = tolerance(dtype, "directional").rtol
+    a, n = float(analytic[worst]), float(numeric[worst])
+    return Comparison("(all)", "directional", err, tol, err <= tol, (worst,), a, n,
+                      a / n if n else float("inf"), abs(a - n) / max(abs(a) + abs(n), 1e-300))
+
+
+def verify_generated(gen, truncate: int | None = None, runs=RUNS, large=LARGE,
+                     oracles=("complex-step", "central"), directions: int = 3) -> CodegenVerification:
+    """Check a :class:`derive.codegen.Generated` module at every run of ``runs`` and the directional
+    test at ``large``.
+
+    Args:
+        gen: the generated module (``derive.codegen.generate``).
+        truncate: None or k ≥ 1, as ``loss_and_grads`` takes it.
+        runs: (dtype, (D, H, K, T, B), seed) of the per-entry checks.
+        large: (D, H, K, T, B) of the directional test (float64), or None to skip it.
+        oracles: the per-entry numerical oracles.
+        directions: random directions of the directional test.
+    """
+    name, bias = gen.name, gen.cell.bias
+    hand = models.get(name, bias=bias) if name in models.names() and _is_builtin(gen) else None
+    out = CodegenVerification(name, hand is not None, truncate, bias)
+    for dtype, sizes, seed in runs:
+        out.runs.append(_run(gen.module, name, bias, sizes, dtype, seed, truncate, hand, oracles, 0))
+    if large is not None:
+        point_sizes = large
+        r = _run(gen.module, name, bias, point_sizes, "float64", 7, truncate, hand, (), directions)
+        out.runs.append(r)
+    return out
+
+
+def _is_builtin(gen) -> bool:
+    return gen.origin.startswith("the built-in cell")
+
+
+def demo_excerpt(model: str = "rnn", lines: int = 24):
+    """For `bptt demo`: (an excerpt of the generated backward loop, its verification).
+
+    Returns:
+        (excerpt, result): the full-BPTT loop of the generated ``loss_and_grads`` as source text, and the
+        :class:`~numeric.gradcheck.verify.Verification` of the generated code at the first float64 run
+        (hand-written model, complex step, central differences, directional test).
+    """
+    from derive.codegen import generate
+
+    gen = generate(model)
+    src = gen.source.splitlines()
+    start = next(i for i, l in enumerate(src) if "if truncate is None or truncate >= T:" in l)
+    stop = next(i for i, l in enumerate(src) if i > start and l.startswith("    else:"))
+    excerpt = "\n".join(l[4:] for l in src[start - 4:min(stop, start + lines)])
+    dtype, sizes, seed = RUNS[0]
+    hand = models.get(model) if model in models.names() else None
+    result = _run(gen.module, model, True, sizes, dtype, seed, None, hand, ("complex-step", "central"), 3)
+    return excerpt, result
