@@ -19,9 +19,10 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     """
     if np.iscomplexobj(x):
         return 0.5 * (1.0 + np.tanh(0.5 * x))
+    e = np.negative(x)
     with np.errstate(over="ignore"):
-        e = np.exp(-x)
-    e += 1.0  # in place: this runs inside every gradient check's inner loop
+        np.exp(e, out=e)  # in place: this runs inside every gradient check's inner loop
+    e += 1.0
     return np.reciprocal(e, out=e)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from numeric.activations import cross_entropy_columns
+from numeric.models.base import Tape
 from numeric.perturb import Perturbed, Tiled
 
 
@@ -56,6 +57,7 @@ class StackedObjective:
         self.max_copies = max(1, max_columns // self.B)
         self.workers = workers or min(os.cpu_count() or 1, 4)
         self._frozen = None
+        self._hs = None  # hidden states at the point, for perturbations of the output layer
         if truncate is not None and truncate < xs.shape[0]:
             tape = model._forward(dict(params), xs, dict(state0))
             self._frozen = {s: tape.steps[s] for s in model.states}  # (T, ·, B) each
@@ -112,6 +114,8 @@ class StackedObjective:
         index = np.unravel_index(entries, base.shape)
         if name in params:  # a weight: rank-one corrections inside the matrix products
             params[name] = Perturbed(base, index[0], index[1], steps, B)
+            if name in ("W", "c") and self.model.separable_output:
+                return self._output_layer_values(params, targets, P)
         else:  # xs or an initial state: perturb each copy's own columns directly
             dense = (xs.dense() if name == "xs" else state0[name]).astype(np.result_type(base, steps))
             blocks = dense.reshape(*base.shape[:-1], P, B)
@@ -122,6 +126,19 @@ class StackedObjective:
                 state0[name] = dense
         losses = self._column_losses(params, xs, state0, targets, P)
         return losses.reshape(P, B).sum(axis=1)
+
+    def _output_layer_values(self, params, targets, copies: int) -> np.ndarray:
+        """W and c sit off the recurrent path (all models but Jordan): the hidden states of every copy
+        are those at the point, so only the logits are recomputed — for the full or truncated loss alike,
+        since every window reproduces the same h_t."""
+        if self._hs is None:
+            a = self.args
+            tape = self.model._forward({k: a[k] for k in self.param_names}, a["xs"],
+                                       {k: a[k] for k in self.state_names}, keep={"h"})
+            self._hs = tape.hs
+        tape = Tape(self.args["xs"], {}, {"h": Tiled(self._hs, copies)})
+        losses = cross_entropy_columns(self.model._logits(params, tape), targets)
+        return losses.reshape(copies, self.B).sum(axis=1)
 
     def along(self, direction: Mapping[str, np.ndarray], step) -> complex | float:
         """E(θ + step·u) for a direction u over (some of) the arguments; step may be complex."""
@@ -167,6 +184,19 @@ class LoopObjective:
             out[p] = self._call(args)
             flat[entry] = saved
         return out
+
+    def _output_layer_values(self, params, targets, copies: int) -> np.ndarray:
+        """W and c sit off the recurrent path (all models but Jordan): the hidden states of every copy
+        are those at the point, so only the logits are recomputed — for the full or truncated loss alike,
+        since every window reproduces the same h_t."""
+        if self._hs is None:
+            a = self.args
+            tape = self.model._forward({k: a[k] for k in self.param_names}, a["xs"],
+                                       {k: a[k] for k in self.state_names}, keep={"h"})
+            self._hs = tape.hs
+        tape = Tape(self.args["xs"], {}, {"h": Tiled(self._hs, copies)})
+        losses = cross_entropy_columns(self.model._logits(params, tape), targets)
+        return losses.reshape(copies, self.B).sum(axis=1)
 
     def along(self, direction: Mapping[str, np.ndarray], step):
         return self._call({k: v + step * direction[k] if k in direction else v for k, v in self.args.items()})
