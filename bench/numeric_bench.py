@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from numeric import models
-from numeric.gradcheck import LoopObjective, StackedObjective, numerical_gradient
+from numeric.gradcheck import LoopObjective, StackedObjective, numerical_gradient, numerical_gradients
 from numeric.gradcheck.verify import random_point
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -43,7 +43,7 @@ def per_entry_check(quick: bool) -> None:
     print(f"1. per-entry check of every parameter: lstm, (B, D, H, T) = {(B, D, H, T)}, K = {K}, "
           f"{n_params} parameters")
     for oracle in ("central", "complex-step"):
-        t_stacked = best_of(lambda: [numerical_gradient(stacked, k, oracle) for k in pt.params], 3)
+        t_stacked = best_of(lambda: numerical_gradients(stacked, list(pt.params), oracle), 3)
         if quick:  # time the loop on one parameter and scale by entry count (documented as an estimate)
             key = "V_f"
             t_one = best_of(lambda: numerical_gradient(loop, key, oracle), 1)

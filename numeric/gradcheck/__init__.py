@@ -7,10 +7,10 @@ axis of one forward pass (see :mod:`numeric.perturb`), instead of one forward pa
 
 from numeric.gradcheck.compare import Comparison, compare, relative_error
 from numeric.gradcheck.objective import LoopObjective, StackedObjective
-from numeric.gradcheck.oracles import ORACLES, directional_derivatives, numerical_gradient
+from numeric.gradcheck.oracles import ORACLES, directional_derivatives, numerical_gradient, numerical_gradients
 from numeric.gradcheck.tolerances import tolerance
 
 __all__ = [
     "Comparison", "compare", "relative_error", "LoopObjective", "StackedObjective", "ORACLES",
-    "numerical_gradient", "directional_derivatives", "tolerance",
+    "numerical_gradient", "numerical_gradients", "directional_derivatives", "tolerance",
 ]

@@ -89,20 +89,28 @@ class StackedObjective:
 
     def values(self, name: str, entries: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """E with flat entry ``entries[p]`` of argument ``name`` moved by ``steps[p]``; returns (P,)."""
-        if name not in self.args:
-            raise ValueError(f"unknown argument {name!r}; expected one of {list(self.args)}")
-        steps = np.asarray(steps)
-        steps = steps.astype(_step_dtype(self.dtype, steps))
-        # at least one chunk per worker once there is enough work to share
-        size = min(self.max_copies, max(64, -(-len(steps) // self.workers)))
-        chunks = [slice(lo, lo + size) for lo in range(0, len(steps), size)]
-        if len(chunks) == 1:
-            return self._values_chunk(name, entries, steps)
-        # The chunks already keep every core busy: a multi-threaded BLAS inside each would only
-        # oversubscribe the cores (measured: 2–6× slower on a loaded 2-core machine).
-        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.workers) as pool:
-            out = pool.map(lambda c: self._values_chunk(name, entries[c], steps[c]), chunks)
-            return np.concatenate(list(out))
+        return self.values_many([(name, entries, steps)])[0]
+
+    def values_many(self, requests: list[tuple[str, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        """:meth:`values` for several (name, entries, steps) at once, their chunks sharing one pool of
+        workers — small arguments (biases) then no longer leave a core idle."""
+        jobs = []  # (request index, name, entries, steps) per chunk
+        for k, (name, entries, steps) in enumerate(requests):
+            if name not in self.args:
+                raise ValueError(f"unknown argument {name!r}; expected one of {list(self.args)}")
+            steps = np.asarray(steps)
+            steps = steps.astype(_step_dtype(self.dtype, steps))
+            size = min(self.max_copies, max(64, -(-len(steps) // self.workers)))
+            jobs += [(k, name, entries[lo:lo + size], steps[lo:lo + size]) for lo in range(0, len(steps), size)]
+        run = lambda job: self._values_chunk(*job[1:])  # noqa: E731
+        if len(jobs) == 1:
+            results = [run(jobs[0])]
+        else:
+            # The chunks already keep every core busy: a multi-threaded BLAS inside each would only
+            # oversubscribe the cores (measured: 2–6× slower on a loaded 2-core machine).
+            with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.workers) as pool:
+                results = list(pool.map(run, jobs))
+        return [np.concatenate([r for job, r in zip(jobs, results) if job[0] == k]) for k in range(len(requests))]
 
     def _values_chunk(self, name, entries, steps):
         P, B = len(steps), self.B
@@ -197,6 +205,9 @@ class LoopObjective:
         tape = Tape(self.args["xs"], {}, {"h": Tiled(self._hs, copies)})
         losses = cross_entropy_columns(self.model._logits(params, tape), targets)
         return losses.reshape(copies, self.B).sum(axis=1)
+
+    def values_many(self, requests: list[tuple[str, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        return [self.values(*request) for request in requests]
 
     def along(self, direction: Mapping[str, np.ndarray], step):
         return self._call({k: v + step * direction[k] if k in direction else v for k, v in self.args.items()})

@@ -27,24 +27,33 @@ def numerical_gradient(objective, name: str, oracle: str, h: float | None = None
     Returns:
         The estimate, shaped like the argument, in float64.
     """
+    return numerical_gradients(objective, [name], oracle, h)[name]
+
+
+def numerical_gradients(objective, names, oracle: str, h: float | None = None) -> dict[str, np.ndarray]:
+    """:func:`numerical_gradient` for several arguments, evaluated together (one pool of workers)."""
     if oracle not in ORACLES:
         raise ValueError(f"oracle: expected one of {ORACLES}, got {oracle!r}")
-    shape = objective.args[name].shape
-    n = int(np.prod(shape))
-    k = np.arange(n)
     h = default_step(objective.dtype, oracle) if h is None else h
-    if oracle == "complex-step":
-        values = objective.values(name, k, np.full(n, 1j * h))
-        return (values.imag / h).astype(np.float64).reshape(shape)
-    if oracle == "central":
-        values = objective.values(name, np.concatenate([k, k]), np.concatenate([np.full(n, h), np.full(n, -h)]))
-        values = values.astype(np.float64)
-        return ((values[:n] - values[n:]) / (2 * h)).reshape(shape)
-    steps = np.concatenate([np.full(n, s) for s in (h, -h, h / 2, -h / 2)])
-    values = objective.values(name, np.tile(k, 4), steps).astype(np.float64).reshape(4, n)
-    coarse = (values[0] - values[1]) / (2 * h)
-    fine = (values[2] - values[3]) / h
-    return ((4 * fine - coarse) / 3).reshape(shape)
+    stencil = {"complex-step": [1j * h], "central": [h, -h], "richardson": [h, -h, h / 2, -h / 2]}[oracle]
+    requests = []
+    for name in names:
+        k = np.arange(objective.args[name].size)
+        requests.append((name, np.tile(k, len(stencil)), np.concatenate([np.full(k.size, s) for s in stencil])))
+    estimates = {}
+    for name, values in zip(names, objective.values_many(requests)):
+        shape = objective.args[name].shape
+        values = values.reshape(len(stencil), -1)
+        if oracle == "complex-step":
+            g = values[0].imag / h
+        elif oracle == "central":
+            g = (values[0].real - values[1].real) / (2 * h)
+        else:
+            coarse = (values[0].real - values[1].real) / (2 * h)
+            fine = (values[2].real - values[3].real) / h
+            g = (4 * fine - coarse) / 3
+        estimates[name] = np.asarray(g, np.float64).reshape(shape)
+    return estimates
 
 
 def random_directions(args: Mapping[str, np.ndarray], count: int, rng: np.random.Generator) -> list[dict]:
