@@ -193,19 +193,6 @@ class LoopObjective:
             flat[entry] = saved
         return out
 
-    def _output_layer_values(self, params, targets, copies: int) -> np.ndarray:
-        """W and c sit off the recurrent path (all models but Jordan): the hidden states of every copy
-        are those at the point, so only the logits are recomputed — for the full or truncated loss alike,
-        since every window reproduces the same h_t."""
-        if self._hs is None:
-            a = self.args
-            tape = self.model._forward({k: a[k] for k in self.param_names}, a["xs"],
-                                       {k: a[k] for k in self.state_names}, keep={"h"})
-            self._hs = tape.hs
-        tape = Tape(self.args["xs"], {}, {"h": Tiled(self._hs, copies)})
-        losses = cross_entropy_columns(self.model._logits(params, tape), targets)
-        return losses.reshape(copies, self.B).sum(axis=1)
-
     def values_many(self, requests: list[tuple[str, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         return [self.values(*request) for request in requests]
 
