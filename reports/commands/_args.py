@@ -23,3 +23,10 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
     return value
+
+
+def add_truncate_and_bias(p: argparse.ArgumentParser, truncate_help: str) -> None:
+    """--truncate k and --bias/--no-bias, the same for every command that runs BPTT."""
+    p.add_argument("--truncate", type=positive_int, default=None, metavar="k", help=truncate_help)
+    p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
+                   help="include the biases b…, c (default); --no-bias gives the course's equations")

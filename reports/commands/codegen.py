@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import positive_int
+from reports.commands._args import add_truncate_and_bias
 
 
 def add_parser(sub) -> None:
@@ -24,10 +23,7 @@ def add_parser(sub) -> None:
                    help="built-in cell (rnn, jordan, lstm, lstm-peephole, gru, gru-reset-after) or a .cell file")
     p.add_argument("-o", "--output", metavar="FILE", default=None,
                    help="where to write the module (default: ./bptt_<cell>.py)")
-    p.add_argument("--truncate", type=positive_int, default=None, metavar="k",
-                   help="verify truncated BPTT with k steps (the module takes truncate= at run time)")
-    p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
-                   help="include the biases (default); --no-bias gives the course's equations")
+    add_truncate_and_bias(p, "verify truncated BPTT with k steps (the module takes truncate= at run time)")
     p.add_argument("--unverified", action="store_true", help="write the code even if verification fails")
     p.set_defaults(run=run)
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 from rich.console import Console
 
 from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import positive_int
+from reports.commands._args import add_truncate_and_bias, positive_int
 
 
 def add_parser(sub) -> None:
@@ -27,10 +26,7 @@ def add_parser(sub) -> None:
         p.add_argument(f"--{size}", type=positive_int, default=default, help=f"{meaning} (default {default})")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
-    p.add_argument("--truncate", type=positive_int, default=None, metavar="k",
-                   help="truncated BPTT: each E_t sends its gradient back at most k steps")
-    p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
-                   help="include the biases b…, c (default); --no-bias gives the course's equations")
+    add_truncate_and_bias(p, "truncated BPTT: each E_t sends its gradient back at most k steps")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     p.set_defaults(run=run)
 
