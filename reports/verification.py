@@ -17,6 +17,10 @@ ORACLE_TITLES = {
     "hand-written": "vs hand-written",
 }
 
+# two-line headers for the narrow summary table
+SHORT_TITLES = {"complex-step": "complex\nstep", "central": "central\ndiff.", "richardson": "Richard-\nson",
+                "hand-written": "hand-\nwritten", "float64": "float64\nrun", "directional": "direc-\ntional"}
+
 
 class VerificationView:
     """Rich renderable for a Verification (domain object stays plain; presentation lives here)."""
@@ -64,3 +68,35 @@ def _cell(c) -> Text:
     if c is None:
         return Text("—", style="dim")
     return Text.assemble(f"{c.error:.1e} ", _mark(c.passed))
+
+
+class RunsSummaryView:
+    """One row per verification run of a generated module (dtype, sizes), one column per oracle: the
+    worst norm-wise relative error over every gradient of that run. Failures are listed in full."""
+
+    def __init__(self, codegen_verification, title: str):
+        self.cv = codegen_verification
+        self.title = title
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        runs = self.cv.runs
+        oracles = list(dict.fromkeys(c.oracle for r in runs for c in r.comparisons))
+        table = Table(title=self.title, title_justify="left", header_style="bold",
+                      caption="worst ‖g − ĝ‖ / (‖g‖ + ‖ĝ‖) over every gradient of the run", caption_justify="left")
+        table.add_column("run\n(D,H,K,T,B)", no_wrap=True)
+        for oracle in oracles:
+            table.add_column(SHORT_TITLES.get(oracle, oracle), justify="right", no_wrap=True, min_width=9)
+        for r in runs:
+            sizes = "(" + ",".join(str(n) for n in r.sizes.values()) + ")"
+            cells = []
+            for oracle in oracles:
+                cs = [c for c in r.comparisons if c.oracle == oracle]
+                cells.append(_cell(max(cs, key=lambda c: c.error / c.tolerance)) if cs else _cell(None))
+            table.add_row(f"{r.dtype}\n{sizes}", *cells)
+        yield table
+        for r in runs:
+            for c in r.comparisons:
+                if not c.passed:
+                    yield Text(f"✗ {r.dtype} {r.sizes}: {c}", style="red")
+        verdict = "every run agrees with every oracle" if self.cv.passed else "verification failed"
+        yield Text(verdict, style="bold green" if self.cv.passed else "bold red")

@@ -130,3 +130,17 @@ def test_verify_a_cell_file_uses_the_numerical_oracles(capsys, tmp_path):
     assert code == 0 and "no hand-written model exists" in out and "complex step" in out
     code, out, _ = run(capsys, "verify", str(cell), "--json")
     assert code == 0 and json.loads(out)["hand_written"] is False
+
+
+def test_verify_puts_the_generated_code_beside_at_several_sizes(capsys):
+    code, out, _ = run(capsys, "verify", "gru", "--T", "3", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["passed"] is True
+    assert any(r["oracle"] == "generated" for r in doc["records"])
+    runs = doc["generated_runs"]
+    assert {r["dtype"] for r in runs} == {"float64", "float32"} and len(runs) >= 3
+    oracles = {rec["oracle"] for r in runs for rec in r["records"]}
+    assert {"complex-step", "central", "hand-written", "directional"} <= oracles
+    assert all(r["passed"] for r in runs)
+    code, out, _ = run(capsys, "verify", "gru", "--T", "3")
+    assert "generated gru at several sizes" in out and "every run agrees with every oracle" in out

@@ -34,6 +34,7 @@ def run(args) -> int:
     from derive.codegen import generate
     from derive.errors import CellError
     from reports.codegen_verify import verify_generated
+    from reports.verification import RunsSummaryView
     from reports.verification import VerificationView
 
     out = Path(args.output) if args.output else Path(f"bptt_{Path(args.cell).stem.replace('-', '_')}.py")
@@ -46,8 +47,7 @@ def run(args) -> int:
         raise UsageError(str(err)) from None
     result = verify_generated(gen, truncate=args.truncate)
     console = Console(stderr=True)
-    for r in result.runs:
-        console.print(VerificationView(r, title=f"generated {gen.name}"))
+    console.print(RunsSummaryView(result, title=f"generated {gen.name}: verification before writing"))
     if not result.hand_written:
         console.print(f"{gen.name}: no hand-written model exists for this cell; checked with the numerical "
                       "oracles only")

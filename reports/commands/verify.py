@@ -41,16 +41,27 @@ def run(args) -> int:
             return _run_cell_file(args)
         raise UsageError(f"unknown model {args.model!r}; expected one of: {', '.join(models.names())}")
     from derive.codegen import generate
+    from reports.codegen_verify import verify_generated
+    from reports.verification import RunsSummaryView
 
-    generated = generate(args.model, bias=args.bias).module  # the code generated from the derivation, beside
+    gen = generate(args.model, bias=args.bias)  # the code generated from the derivation, beside
     result = verify(args.model, D=args.D, H=args.H, K=args.K, T=args.T, B=args.B, dtype=args.dtype,
                     seed=args.seed, truncate=args.truncate, bias=args.bias,
-                    references={"generated": generated.loss_and_grads})
+                    references={"generated": gen.module.loss_and_grads})
+    # the generated code on its own: several sizes, float64 and float32, the directional test at a large size
+    suite = verify_generated(gen, truncate=args.truncate)
+    passed = result.passed and suite.passed
     if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
+        doc = result.as_dict()
+        doc["generated_runs"] = [r.as_dict() for r in suite.runs]
+        doc["passed"] = passed
+        print(json.dumps(doc, indent=2))
     else:
-        Console().print(VerificationView(result))
-    return EXIT_OK if result.passed else EXIT_FAILED
+        console = Console()
+        console.print(VerificationView(result))
+        console.print()
+        console.print(RunsSummaryView(suite, title=f"generated {args.model} at several sizes, float64 and float32"))
+    return EXIT_OK if passed else EXIT_FAILED
 
 
 def _run_cell_file(args) -> int:
