@@ -10,7 +10,7 @@ from reports.cli import EXIT_FAILED, EXIT_OK
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="the course's RNN: its gradients checked by every oracle",
+    p = sub.add_parser("demo", help="the course's RNN end to end: derivation, generated code, verification, a checked student file",
                        description="Run the toolkit on its built-in default, the course's Elman RNN.")
     p.set_defaults(run=run)
 

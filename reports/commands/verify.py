@@ -13,7 +13,7 @@ from reports.commands._args import add_truncate_and_bias, positive_int
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "verify",
-        help="check a model's BPTT gradients against complex step, differences, Richardson",
+        help="check BPTT gradients (hand-written and generated) against complex step, differences, Richardson",
         description="Check the hand-written BPTT gradients of a built-in model, entry by entry, against the "
                     "complex-step derivative, central differences and Richardson extrapolation, plus the "
                     "directional test. Exit 0 when all agree, 1 when any does not.",
