@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-FORMATS = ("text", "latex", "markdown", "json")
+FORMATS = ("text", "latex", "markdown", "html", "json")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -76,6 +76,10 @@ def run(args) -> int:
         from reports import derivation_markdown
 
         sys.stdout.write(derivation_markdown.document(derivation, certificate) + "\n")
+    elif args.format == "html":
+        from reports import derivation_html
+
+        sys.stdout.write(derivation_html.document(derivation, certificate))
     else:
         from reports import derivation_json
 
