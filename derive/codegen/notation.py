@@ -2,7 +2,8 @@
 
 Identifiers (``h_prev``, ``ohat``, ``da_f``) are code; the comments show h_{t−1}, ô_t, δ_f,t. The map
 comes from the cell's declarations, never from reading the identifiers as maths:
-- a state shows under the name of its initial value without the 0 (``C`` with ``init c0`` is c_t);
+- names show as the derivation shows them: one display map, :data:`derive.notation.BASES`
+  (``C`` is c_t, ``ohat`` is ô_t), so comments and derivations never disagree;
 - ``<state>_prev`` is the state at t−1; a function node the normaliser named shows as the call;
 - the adjoint of a pre-activation (the argument of an elementwise function) is δ, others ∂E/∂·.
 
@@ -21,6 +22,7 @@ from sympy import HadamardProduct, MatAdd, MatMul, OneMatrix
 from sympy.printing.str import StrPrinter
 
 from derive.cellfile import PREV, Cell
+from derive.notation import BASES
 
 _SIGMA = {"sigmoid": "σ"}
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -31,10 +33,9 @@ class Notation:
 
     def __init__(self, cell: Cell):
         self.cell = cell
-        self.base = {}
-        for s in cell.states:
-            self.base[s.name] = s.init[:-1] if s.init.endswith("0") and len(s.init) > 1 else s.name
-        self.base.update({cell.softmax: "ô"})
+        # the derivation's display map (Unicode column), for every state and the prediction
+        self.base = {n: BASES.get(n, (n, n))[1] for n in [s.name for s in cell.states] + [cell.softmax]}
+        self.base[cell.softmax] = BASES["ohat"][1]
         self.pre_activation = {n.expr.arg.id for n in cell.nodes if n.fn and n.fn != "softmax"}
         self.calls = {n.name: n for n in cell.nodes if n.auto and n.fn}
         self.params = set(cell.param_names)
