@@ -98,3 +98,11 @@ def check_truncate(truncate) -> int | None:
     if isinstance(truncate, bool) or not isinstance(truncate, (int, np.integer)) or truncate < 1:
         raise ValueError(f"truncate: expected None or an integer ≥ 1, got {truncate!r}")
     return int(truncate)
+
+
+def check_same_precision(name: str, value: np.ndarray, params: Mapping) -> None:
+    """``value`` must have the parameters' precision (float32 with float32 — or complex64 — and so on):
+    a float64 input would silently turn a float32 model into a float64 computation."""
+    want = np.finfo(next(iter(params.values())).dtype).bits
+    if np.finfo(value.dtype).bits != want:
+        raise ValueError(f"{name}: expected the parameters' precision (float{want}), got dtype {value.dtype}")

@@ -61,6 +61,10 @@ BAD_DATA = [
     ("targets negative", dict(targets=np.full((T, B), -1)), r"got -1 at index"),
     ("h0 shape", dict(h0=np.zeros((H, B + 1))), r"h0: expected shape \(4, 2\), got \(4, 3\)"),
     ("c0 NaN", dict(c0=np.full((H, B), np.nan)), r"c0: expected finite values"),
+    ("xs float32 with float64 params", dict(xs=np.zeros((T, D, B), np.float32)),
+     r"xs: expected the parameters' precision \(float64\), got dtype float32"),
+    ("h0 float32 with float64 params", dict(h0=np.zeros((H, B), np.float32)),
+     r"h0: expected the parameters' precision \(float64\), got dtype float32"),
     ("unknown state", dict(ohat0=np.zeros((K, B))), r"lstm has initial states \['h0', 'c0'\], got unexpected \['ohat0'\]"),
 ]
 

@@ -166,6 +166,7 @@ class RecurrentModel:
         D, H, K = self._sizes(params, xs)
         validation.check_params(params, self.param_shapes(D, H, K), self.name)
         validation.check_xs(xs, D)
+        validation.check_same_precision("xs", xs, params)
         T, _, B = xs.shape
         if need_targets:
             validation.check_targets(targets, T, B, K)
@@ -179,6 +180,8 @@ class RecurrentModel:
             value = state0.get(name)
             full[name] = (np.zeros(shape, dtype) if value is None
                           else validation.check_array(name, value, shape))
+            if value is not None:
+                validation.check_same_precision(name, value, params)
         return full
 
     # ---- the public contract ------------------------------------------------------------------------
