@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import json
 import shutil
 import subprocess
@@ -125,3 +126,17 @@ def test_demo_submission_and_function():
     failed = [t for t in report.tests if not t.passed]
     assert [t.name for t in failed] == ["rnn_backward"]
     assert failed[0].diagnosis[0].mistake == "dh-next-not-added"
+
+
+USAGE_ERRORS = [
+    (lambda tmp: [str(tmp)], "is a folder; expected a Python file (a folder of submissions: --batch DIR)"),
+    (lambda tmp: [str(tmp / "missing.py")], "no such file"),
+    (lambda tmp: [str(PLANTED), "--timeout", "-1"], "--timeout: expected a positive number of seconds, got -1"),
+    (lambda tmp: [str(PLANTED), "--memory", "10"], "--memory: expected at least 64"),
+]
+
+
+@pytest.mark.parametrize("argv, message", USAGE_ERRORS, ids=["folder", "missing", "timeout", "memory"])
+def test_usage_errors_name_what_was_wrong(tmp_path, capsys, argv, message):
+    assert main(["check", *argv(tmp_path), "--convention", "cs231n"]) == 2
+    assert message in capsys.readouterr().err

@@ -34,6 +34,8 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
     """
     start = time.monotonic()
     path = Path(submission)
+    if path.is_dir():
+        raise CheckUsageError(f"{path} is a folder; expected a Python file (a folder of submissions: --batch DIR)")
     if not path.is_file():
         raise CheckUsageError(f"no such file: {path}")
     conv = conventions.get(convention)

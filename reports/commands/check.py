@@ -50,8 +50,10 @@ def run(args) -> int:
     from reports.check_report import CheckReportView, batch_table
 
     console = Console(width=args.width) if args.width else Console()
-    if args.timeout <= 0 or args.memory < 64:
-        raise UsageError("--timeout must be positive and --memory at least 64 (MB)")
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout: expected a positive number of seconds, got {args.timeout:g}")
+    if args.memory < 64:
+        raise UsageError(f"--memory: expected at least 64 (MB; NumPy alone needs about 30), got {args.memory}")
     if args.batch:
         if args.file:
             raise UsageError("give either FILE or --batch DIR, not both")
