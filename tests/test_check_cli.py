@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 import json
 import shutil
 import subprocess
 import sys
 
+import pytest
 
 from numeric.checking import demo_check
 from numeric.checking.demo import EXAMPLES
