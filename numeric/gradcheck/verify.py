@@ -104,27 +104,45 @@ def verify(model_name: str, *, D: int = 3, H: int = 4, K: int = 3, T: int = 4, B
                           float(E))
     objective = StackedObjective(model, point.params, point.xs, point.targets, point.state0, truncate)
     estimates = {oracle: numerical_gradients(objective, list(grads), oracle) for oracle in oracles}
-    for name, g in grads.items():
-        for oracle in oracles:
-            result.comparisons.append(compare(name, g, estimates[oracle][name], oracle, dtype, float(E)))
     if dtype == "float32":  # the same model in float64 is the tighter reference for float32 code
         p64 = point.astype(np.float64)
-        _, g64 = model.loss_and_grads(p64.params, p64.xs, p64.targets, truncate=truncate, **p64.state0)
-        for name, g in grads.items():
-            result.comparisons.append(compare(name, g, g64[name], "float64", dtype, float(E)))
+        estimates["float64"] = model.loss_and_grads(p64.params, p64.xs, p64.targets, truncate=truncate,
+                                                    **p64.state0)[1]
+    result.comparisons += compare_to_estimates(grads, estimates, dtype, float(E))
     for label, reference in (references or {}).items():
         _, g_ref = reference(point.params, point.xs, point.targets, truncate=truncate, **point.state0)
-        for name, g in grads.items():
-            c = compare(name, g_ref[name], g, "exact", dtype, float(E))
-            result.comparisons.append(Comparison(**{**c.as_dict(), "oracle": label}))
+        result.comparisons += compare_to_implementation(grads, g_ref, label, dtype, float(E))
     if directions:
-        rng = np.random.default_rng(seed + 1)
-        pairs = directional_derivatives(objective, grads, directions, rng)
-        analytic, numeric = np.array(pairs).T
-        err = relative_error(analytic, numeric)
-        worst = int(np.argmax(np.abs(analytic - numeric)))
-        tol = tolerance(dtype, "directional").rtol
-        a, n = float(analytic[worst]), float(numeric[worst])
-        result.comparisons.append(Comparison("(all)", "directional", err, tol, err <= tol, (worst,), a, n,
-                                             a / n if n else float("inf"), abs(a - n) / max(abs(a) + abs(n), 1e-300)))
+        result.comparisons.append(directional_comparison(objective, grads, directions, dtype, seed))
     return result
+
+
+def compare_to_estimates(grads: Mapping[str, np.ndarray], estimates: Mapping[str, Mapping[str, np.ndarray]],
+                         dtype, loss: float) -> list[Comparison]:
+    """Every gradient against every estimate of it, by oracle name ("complex-step", "float64", …) — in
+    the order gradient by gradient, oracle by oracle."""
+    return [compare(name, g, estimates[oracle][name], oracle, dtype, loss)
+            for name, g in grads.items() for oracle in estimates]
+
+
+def compare_to_implementation(grads: Mapping[str, np.ndarray], other: Mapping[str, np.ndarray], label: str,
+                              dtype, loss: float) -> list[Comparison]:
+    """Every gradient against another implementation's (the "exact" tolerance row), reported under
+    ``label`` ("generated", "hand-written")."""
+    out = []
+    for name, g in grads.items():
+        c = compare(name, other[name], g, "exact", dtype, loss)
+        out.append(Comparison(**{**c.as_dict(), "oracle": label}))
+    return out
+
+
+def directional_comparison(objective, grads: Mapping[str, np.ndarray], count: int, dtype, seed: int) -> Comparison:
+    """The directional test along ``count`` random directions as one record, named "(all)"."""
+    pairs = directional_derivatives(objective, grads, count, np.random.default_rng(seed + 1))
+    analytic, numeric = np.array(pairs).T
+    err = relative_error(analytic, numeric)
+    worst = int(np.argmax(np.abs(analytic - numeric)))
+    tol = tolerance(dtype, "directional").rtol
+    a, n = float(analytic[worst]), float(numeric[worst])
+    return Comparison("(all)", "directional", err, tol, err <= tol, (worst,), a, n,
+                      a / n if n else float("inf"), abs(a - n) / max(abs(a) + abs(n), 1e-300))
