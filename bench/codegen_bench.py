@@ -18,22 +18,12 @@ import time
 
 import numpy as np
 
+from _timing import GATES, best_of, matmul_gflops, model_flops
 from derive.codegen import generate
 from numeric import models
 from numeric.gradcheck.verify import random_point
 
 SIZES = [(32, 64, 128, 50), (64, 128, 256, 100)]
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
-
-def best_of(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def interleaved_best(fns, repeats: int) -> list[float]:
@@ -48,18 +38,6 @@ def interleaved_best(fns, repeats: int) -> list[float]:
             f()
             ts.append(time.perf_counter() - start)
     return [min(ts) for ts in times]
-
-
-def matmul_gflops(dtype, repeats: int, n: int = 1024) -> float:
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
-    return 2 * n ** 3 / best_of(lambda: a @ a, repeats) / 1e9
-
-
-def model_flops(name: str, B: int, D: int, H: int, T: int, K: int) -> float:
-    """2 × multiply-adds of the matrix products of forward + BPTT (each product: forward, its input's
-    gradient, its weight's gradient)."""
-    G = GATES[name]
-    return 2.0 * T * B * 3 * (G * H * D + G * H * H + K * H)
 
 
 def torch_time(name, B, D, H, T, dtype, repeats):
@@ -80,7 +58,7 @@ def torch_time(name, B, D, H, T, dtype, repeats):
         out, _ = layer(x)
         loss = torch.nn.functional.cross_entropy(out_layer(out).reshape(T * B, D), y, reduction="sum")
         loss.backward()
-    return best_of(step, repeats)
+    return best_of(step, repeats, warmup=True)
 
 
 def main() -> None:

@@ -13,24 +13,13 @@ Run: python bench/numeric_bench.py [--quick]
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
+from _timing import best_of, matmul_gflops, model_flops
 from numeric import models
 from numeric.gradcheck import LoopObjective, StackedObjective, numerical_gradient, numerical_gradients
 from numeric.gradcheck.verify import random_point
-
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def per_entry_check(quick: bool) -> None:
@@ -52,19 +41,6 @@ def per_entry_check(quick: bool) -> None:
             t_loop, how = best_of(lambda: [numerical_gradient(loop, k, oracle) for k in pt.params], 1), "measured"
         print(f"   {oracle:13s} stacked {t_stacked:7.3f} s   one entry at a time {t_loop:7.3f} s ({how})   "
               f"speed-up {t_loop / t_stacked:6.1f}x   target: <= 1 s and >= 5x")
-
-
-def matmul_gflops(dtype, n: int = 1024) -> float:
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
-    t = best_of(lambda: a @ a, 5)
-    return 2 * n ** 3 / t / 1e9
-
-
-def model_flops(name: str, B: int, D: int, H: int, T: int, K: int) -> float:
-    """Multiply-adds ×2 of every matrix product in forward + BPTT (each product appears three times:
-    forward, gradient w.r.t. its input, gradient w.r.t. its weight)."""
-    G = GATES[name]
-    return 2.0 * T * B * 3 * (G * H * D + G * H * H + K * H)
 
 
 def forward_bptt(quick: bool) -> None:

@@ -15,16 +15,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
 def add_truncate_and_bias(p: argparse.ArgumentParser, truncate_help: str) -> None:
     """--truncate k and --bias/--no-bias, the same for every command that runs BPTT."""
     p.add_argument("--truncate", type=positive_int, default=None, metavar="k", help=truncate_help)
