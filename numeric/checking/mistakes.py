@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from numeric.activations import sigmoid
+
 MISTAKES = {
     "dh-next-not-added": "the gradient arriving from step t+1 (dh_next) is not added to ∂L/∂h_t",
     "weight-grads-not-summed": "weight gradients are assigned at each step instead of summed over time",
@@ -63,10 +65,6 @@ class Variant:
 
 def _v(mistake, label, **opts):
     return Variant(mistake, label, tuple(sorted(opts.items())))
-
-
-def sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 # ------------------------------------------------------------------------------------------ variants
