@@ -60,6 +60,8 @@ class TestResult:
         checks: the compared outputs.
         diagnosis: known mistakes matched, best first.
         notes: additional localisation (upstream through h only vs c only, per loss term).
+        warnings: things a grader should see that do not fail the test by themselves (an input
+            changed in place, gradients clipped inside the function), each with its evidence.
     """
 
     name: str
@@ -68,6 +70,7 @@ class TestResult:
     checks: list[ArrayCheck] = field(default_factory=list)
     diagnosis: list[Diagnosis] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict:
@@ -87,7 +90,10 @@ class CheckReport:
         load_error: the submission could not be loaded (syntax error, import-time exception, timeout).
         stdout, stderr: what the submission printed (capped), shown apart; never part of a result.
         notes: how the file was loaded (min-char-rnn: statements skipped), process restarts.
-        usage_error: the checker could not run at all (kept for batch summaries).
+        isolation: the sandbox layers, one {"layer", "in_force", "detail"} each, as the launcher found
+            them (separate user, namespaces, seccomp, resource limits, in-process hooks).
+        seed: the secret probe seed of this run (recorded so that ``--seed`` reproduces it).
+        warnings: report-level warnings (e.g. untrusted code ran without the OS isolation layers).
     """
 
     submission: str
@@ -98,6 +104,9 @@ class CheckReport:
     stdout: str = ""
     stderr: str = ""
     notes: list[str] = field(default_factory=list)
+    isolation: list[dict] = field(default_factory=list)
+    seed: int | None = None
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -112,4 +121,5 @@ class CheckReport:
         return {"submission": self.submission, "convention": self.convention, "model": self.model,
                 "passed": self.passed, "load_error": self.load_error, "seconds": round(self.seconds, 3),
                 "tests": [t.as_dict() for t in self.tests], "stdout": self.stdout, "stderr": self.stderr,
-                "notes": self.notes}
+                "notes": self.notes, "warnings": self.warnings, "isolation": self.isolation,
+                "seed": self.seed}
