@@ -192,15 +192,16 @@ def _backward_case(model: str, step: bool) -> Case:
                 extra=_extra_localisation(model, step), depends_on=fwd)
 
 
-def _extra_localisation(model: str, step: bool):
+def _extra_localisation(model: str, step: bool, h_name: str = "dnext_h", c_name: str = "dnext_c"):
     """Probes derived from the first one that separate paths: h only vs c only (LSTM step), and one
-    loss term at a time (sequences)."""
+    loss term at a time (sequences); labels name the upstream gradients ``h_name``, ``c_name``."""
     def derive(probe: Probe) -> list[tuple[str, Probe]]:
         from dataclasses import replace
         out = []
         if step and model == "lstm":
-            out.append(("upstream through h only (dnext_c = 0)", replace(probe, dc_last=np.zeros_like(probe.dc_last))))
-            out.append(("upstream through c only (dnext_h = 0)", replace(probe, dhs=np.zeros_like(probe.dhs))))
+            out.append((f"upstream through {h_name} only ({c_name} = 0)",
+                        replace(probe, dc_last=np.zeros_like(probe.dc_last))))
+            out.append((f"upstream through {c_name} only ({h_name} = 0)", replace(probe, dhs=np.zeros_like(probe.dhs))))
         elif not step:
             for t in range(probe.sizes["T"]):
                 dhs = np.zeros_like(probe.dhs)
