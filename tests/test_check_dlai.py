@@ -1,0 +1,102 @@
+"""The deeplearning.ai "Step by Step" convention: correct solutions in several styles pass, every function is
+its own test, planted mistakes fail and are named, reports use the assignment's names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from numeric import models
+from numeric.checking import check
+from numeric.checking.conventions import deeplearning_ai as dlai
+from numeric.checking.demo import EXAMPLES
+from numeric.checking.reference import make_probe
+
+CORRECT = ["dlai_correct.py", "dlai_correct_stacked.py"]
+FUNCTIONS = ["rnn_cell_forward", "rnn_cell_backward", "rnn_forward", "rnn_backward",
+             "lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_backward"]
+
+
+def _check(tmp_path, source: str, model=None):
+    path = tmp_path / "submission.py"
+    path.write_text(source)
+    return check(path, "deeplearning-ai", model, numerical=False)
+
+
+def _tests(report) -> dict:
+    return {t.name: t for t in report.tests}
+
+
+@pytest.mark.parametrize("example", CORRECT)
+def test_correct_solutions_pass_every_function(example):
+    report = check(EXAMPLES / example, "deeplearning-ai", numerical=False)
+    assert [t.name for t in report.tests] == FUNCTIONS
+    assert report.passed, [(t.name, t.errors) for t in report.tests if not t.passed]
+    assert all(c.error < 1e-12 for t in report.tests for c in t.checks)
+
+
+def test_the_usual_numerical_number_is_shown_for_every_gradient():
+    report = check(EXAMPLES / "dlai_correct.py", "deeplearning-ai", ("lstm",))
+    grads = [c for t in report.tests for c in t.checks if c.kind == "gradient"]
+    assert len(grads) == 11 + 10
+    assert all(c.numerical_error is not None and c.numerical_error < 1e-4 for c in grads)
+
+
+def test_parameters_map_onto_the_reference_lstm():
+    """W_G = [V_G | U_G] on concat = [a_prev; xt]: the dict's gates reproduce the reference cell."""
+    probe = make_probe("lstm", True, 5, T=1, D=3, H=4, K=2, B=2)
+    p = dlai.parameters("lstm", probe.params)
+    concat = np.vstack([probe.h0, probe.xs[0]])
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    f, i, o = (sig(p[f"W{g}"] @ concat + p[f"b{g}"]) for g in "fio")
+    c = f * probe.c0 + i * np.tanh(p["Wc"] @ concat + p["bc"])
+    tape = models.get("lstm").forward(probe.params, probe.xs, h0=probe.h0, c0=probe.c0)
+    np.testing.assert_allclose(c, tape.cs[0], rtol=1e-13)
+    np.testing.assert_allclose(o * np.tanh(c), tape.hs[0], rtol=1e-13)
+
+
+# (base file, text replaced, replacement, the test that must fail, the mistake its top diagnosis names)
+PLANTED = [
+    ("dlai_correct.py", "rnn_cell_backward(da[:, :, t] + da_prevt, caches[t])",
+     "rnn_cell_backward(da[:, :, t], caches[t])", "rnn_backward", "dh-next-not-added"),
+    ("dlai_correct.py", "lstm_cell_backward(da[:, :, t] + da_prevt, dc_prevt, caches[t])",
+     "lstm_cell_backward(da[:, :, t], dc_prevt, caches[t])", "lstm_backward", "dh-next-not-added"),
+    ("dlai_correct_stacked.py", "(da[:, :, t] + carry)", "da[:, :, t]", "rnn_backward", "dh-next-not-added"),
+    ("dlai_correct.py", "dz = da_next * (1 - a_next ** 2)", "dz = da_next * (1 - np.tanh(a_next) ** 2)",
+     "rnn_cell_backward", "tanh-derivative-of-wrong-quantity"),
+    ("dlai_correct.py", "da_next * ot * (1 - tc ** 2)", "da_next * ot * (1 - c_next ** 2)",
+     "lstm_cell_backward", "tanh-derivative-of-wrong-quantity"),
+    ("dlai_correct_stacked.py", "* (1.0 - a_all[:, :, t + 1] ** 2)", "* (1.0 - a_all[:, :, t] ** 2)",
+     "rnn_backward", "tanh-derivative-of-wrong-quantity"),
+    ("dlai_correct.py", 'grads["dc_prev"] = dc * ft', 'grads["dc_prev"] = dc', "lstm_cell_backward",
+     "dc-missing-forget-factor"),
+    ("dlai_correct_stacked.py", "return dz, dv[:n], dv[n:], dc * f", "return dz, dv[:n], dv[n:], dc",
+     "lstm_backward", "dc-missing-forget-factor"),
+    ("dlai_correct.py", '(("f", dft), ("i", dit), ("c", dcct), ("o", dot))',
+     '(("f", dit), ("i", dft), ("c", dcct), ("o", dot))', "lstm_cell_backward", "gate-order"),
+    ("dlai_correct_stacked.py", "f, i, o = _sigmoid(z[:n]), _sigmoid(z[n:2 * n]), _sigmoid(z[3 * n:])",
+     "o, i, f = _sigmoid(z[:n]), _sigmoid(z[n:2 * n]), _sigmoid(z[3 * n:])", "lstm_cell_forward", "gate-order"),
+    ("dlai_correct.py", 'dWax += g["dWax"]\n        dWaa += g["dWaa"]\n        dba += g["dba"]',
+     'dWax = g["dWax"]\n        dWaa = g["dWaa"]\n        dba = g["dba"]', "rnn_backward", "weight-grads-not-summed"),
+    ("dlai_correct.py", "totals[k] = totals[k] + g[k]", "totals[k] = g[k]", "lstm_backward",
+     "weight-grads-not-summed"),
+    ("dlai_correct_stacked.py", "dW = dW + np.dot(dz, caches[t][\"v\"].T)", "dW = np.dot(dz, caches[t][\"v\"].T)",
+     "lstm_backward", "weight-grads-not-summed"),
+    ("dlai_correct.py", "a_next = np.tanh(Waa @ a_prev + Wax @ xt + ba)", "a_next = np.tanh(Waa @ a_prev + Wax @ xt)",
+     "rnn_cell_forward", None),
+]
+
+
+@pytest.mark.parametrize("base, old, new, failing, mistake", PLANTED,
+                         ids=[f"{p[3]}-{p[4]}-{i}" for i, p in enumerate(PLANTED)])
+def test_planted_mistakes_fail_and_are_named(tmp_path, base, old, new, failing, mistake):
+    source = (EXAMPLES / base).read_text()
+    assert source.count(old) == 1, old
+    model = failing.split("_")[0]
+    report = _check(tmp_path, source.replace(old, new), model)
+    tests = _tests(report)
+    assert not tests[failing].passed
+    if mistake is not None:
+        assert tests[failing].diagnosis, tests[failing].errors
+        assert tests[failing].diagnosis[0].mistake == mistake, [
+            (d.mistake, d.confidence, d.evidence) for d in tests[failing].diagnosis]
