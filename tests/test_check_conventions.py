@@ -14,6 +14,8 @@ PASSING = [
     ("course_lstm_correct.py", "course", "lstm", None),
     ("minchar_correct.py", "min-char-rnn", None, None),
     ("adapter_submission.py", "adapter", None, "adapter_example.py"),
+    ("dlai_correct.py", "adapter", None, "adapter_dlai_lstm.py"),
+    ("dlai_correct.py", "deeplearning-ai", None, None),
 ]
 
 
@@ -124,3 +126,78 @@ def test_probes_are_deterministic():
     from numeric.checking.conventions import cs231n
     a, b = cs231n.cases(("rnn",))[1].probes[0], cs231n.cases(("rnn",))[1].probes[0]
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params) and np.array_equal(a.dhs, b.dhs)
+
+
+# ------------------------------------------------------------------------------------------ adapter
+
+LEGACY_ADAPTER = """
+MODEL = "rnn"
+
+def loss_and_grads(student, params, xs, targets, h0, c0=None):
+    weights = {"Wxh": params["U"].T, "Whh": params["V"].T, "bh": params["b"][:, 0],
+               "Why": params["W"].T, "by": params["c"][:, 0]}
+    loss, g = student.rnn_loss_and_grads(xs.transpose(2, 0, 1), targets.T, h0.T, weights)
+    return loss, {"U": g["Wxh"].T, "V": g["Whh"].T, "b": g["bh"][:, None], "W": g["Why"].T, "c": g["by"][:, None]}
+"""
+
+
+def test_adapter_without_tests_is_the_older_form(tmp_path):
+    """No TESTS: loss_and_grads returning (E, gradients) compares E and every parameter, named as ours."""
+    (tmp_path / "a.py").write_text(LEGACY_ADAPTER)
+    report = check(EXAMPLES / "adapter_submission.py", "adapter", adapter=tmp_path / "a.py", numerical=False)
+    assert report.passed, [t.errors for t in report.tests]
+    assert [c.name for c in report.tests[0].checks] == ["E", "U", "V", "b", "W", "c"]
+
+
+def _dlai_adapter(tmp_path, replace=("", "")):
+    source = (EXAMPLES / "adapter_dlai_lstm.py").read_text()
+    assert replace[0] in source
+    (tmp_path / "adapter.py").write_text(source.replace(*replace))
+    return tmp_path / "adapter.py"
+
+
+def test_adapter_upstream_cell_tests_and_zero_c0_reach_the_probes(tmp_path):
+    from numeric.checking.conventions import adapter
+    cases = {c.name: c for c in adapter.cases(str(_dlai_adapter(tmp_path)))}
+    assert list(cases) == ["lstm_cell_backward", "lstm_backward", "lstm_forward"]
+    cell, seq = cases["lstm_cell_backward"], cases["lstm_backward"]
+    assert all(p.sizes["T"] == 1 and p.dc_last is not None and np.any(p.c0) for p in cell.probes)
+    assert all(p.sizes["T"] > 1 and p.dhs is not None and not np.any(p.c0) for p in seq.probes)
+    assert max(np.abs(p.dhs).max() for p in seq.probes) > 5  # clipping at ±5 would show
+    assert [o.name for o in seq.outputs] == ["dx", "da0", "dWf[:, n_a:]", "dWf[:, :n_a]", "dbi", "dWo[:, n_a:]",
+                                             "dbo"]
+
+
+def test_adapter_reports_use_the_declared_names_and_diagnose(tmp_path):
+    source = (EXAMPLES / "dlai_correct.py").read_text().replace('grads["dc_prev"] = dc * ft', 'grads["dc_prev"] = dc')
+    (tmp_path / "sub.py").write_text(source)
+    report = check(tmp_path / "sub.py", "adapter", adapter=_dlai_adapter(tmp_path), numerical=False)
+    cell = next(t for t in report.tests if t.name == "lstm_cell_backward")
+    assert not cell.passed and [c.name for c in cell.checks if not c.passed] == ["dc_prev"]
+    assert any("dc_prev" in e for e in cell.errors)
+    assert cell.diagnosis[0].mistake == "dc-missing-forget-factor"
+    assert "Reproduced: dc_prev" in cell.diagnosis[0].evidence
+
+
+def test_adapter_must_return_what_it_declares(tmp_path):
+    adapter = _dlai_adapter(tmp_path, ('c0=g["dc_prev"])', ")"))
+    report = check(EXAMPLES / "dlai_correct.py", "adapter", adapter=adapter, numerical=False)
+    cell = next(t for t in report.tests if t.name == "lstm_cell_backward")
+    assert not cell.passed and any("no 'c0'" in e and "declared" in e for e in cell.errors)
+    assert next(t for t in report.tests if t.name == "lstm_backward").passed
+
+
+ADAPTER_ERRORS = [
+    (('"drive": "forward"', '"drive": "backward"'), "drive must be one of"),
+    (('"hs": "a"', '"E": "a"'), "'E' is not a forward-driven output"),
+    (('"cell_backward": {', '"cell_bwd": {'), "defines no function cell_bwd"),
+    (('C0 = "zero"', 'C0 = "none"'), "C0 must be"),
+    (('C0 = "zero"', 'C0 = "ze" + "ro"'), "C0 must be a literal"),
+    (('"outputs": {"hs": "a", "cs": "c"}', '"outputs": {"hs": "a", "cs": "a"}'), "same name"),
+]
+
+
+@pytest.mark.parametrize("replace, text", ADAPTER_ERRORS, ids=[e[1] for e in ADAPTER_ERRORS])
+def test_adapter_declaration_errors_are_usage_errors(tmp_path, replace, text):
+    with pytest.raises(CheckUsageError, match=text):
+        check(EXAMPLES / "dlai_correct.py", "adapter", adapter=_dlai_adapter(tmp_path, replace))

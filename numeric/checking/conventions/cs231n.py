@@ -132,9 +132,10 @@ def _backward_case(model: str, step: bool) -> Case:
     time = None if step else Axes(time=1)
     outputs = [Output("dx", "gradient", "∂L/∂x, " + ("(N, D)" if step else "(N, T, D)"), time or Axes(),
                       ("xs",)),
-               Output("dprev_h" if step else "dh0", "gradient", "∂L/∂h_0, (N, H)", Axes(), ("h0",))]
+               Output("dprev_h" if step else "dh0", "gradient", f"∂L/∂{'prev_h' if step else 'h0'}, (N, H)", Axes(),
+                      ("h0",))]
     if lstm and step:
-        outputs.append(Output("dprev_c", "gradient", "∂L/∂c_{t−1}, (N, H)", Axes(), ("c0",)))
+        outputs.append(Output("dprev_c", "gradient", "∂L/∂prev_c, (N, H)", Axes(), ("c0",)))
     four = "4H" if lstm else "H"
     outputs += [Output("dWx", "gradient", f"∂L/∂Wx, (D, {four})", _gate_axes(model, 1), ("U",)),
                 Output("dWh", "gradient", f"∂L/∂Wh, (H, {four})", _gate_axes(model, 1), ("V",)),
