@@ -100,3 +100,40 @@ def test_planted_mistakes_fail_and_are_named(tmp_path, base, old, new, failing, 
         assert tests[failing].diagnosis, tests[failing].errors
         assert tests[failing].diagnosis[0].mistake == mistake, [
             (d.mistake, d.confidence, d.evidence) for d in tests[failing].diagnosis]
+
+
+# reference-side names that must not appear in what a student reads about their outputs
+REFERENCE_NAMES = r"\b[UVb]_[fiqg]\b|\bh_0\b|∂L/∂[hc]_(0|t|T|\{)|\bdhs\b|\bdc_last\b"
+
+
+def _student_text(test) -> str:
+    lines = list(test.errors) + list(test.notes)
+    lines += [line for c in test.checks for line in c.where]
+    lines += [d.evidence.split("Reproduced:")[1] for d in test.diagnosis if "Reproduced:" in d.evidence]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("convention, base, old, new, failing, names", [
+    ("deeplearning-ai", "dlai_correct.py", 'grads["dc_prev"] = dc * ft', 'grads["dc_prev"] = dc',
+     "lstm_cell_backward", ["dc_prev (∂L/∂c_prev", "upstream through da_next only (dc_next = 0)"]),
+    ("deeplearning-ai", "dlai_correct.py", "rnn_cell_backward(da[:, :, t] + da_prevt, caches[t])",
+     "rnn_cell_backward(da[:, :, t], caches[t])", "rnn_backward", ["da0 (∂L/∂a0", "dWaa"]),
+    ("cs231n", "cs231n_correct.py", "dx[:, t], dprev_h, dprev_c, a, b_, c_ = lstm_step_backward(dh[:, t] + dprev_h,",
+     "dx[:, t], dprev_h, dprev_c, a, b_, c_ = lstm_step_backward(dh[:, t],", "lstm_backward",
+     ["dh0 (∂L/∂h0", "per gate block: i "]),
+    ("cs231n", "cs231n_correct.py", "dc * f, x.T @ da", "dc, x.T @ da", "lstm_step_backward",
+     ["dprev_c (∂L/∂prev_c", "upstream through dnext_h only (dnext_c = 0)"]),
+])
+def test_reports_speak_the_assignments_names(tmp_path, convention, base, old, new, failing, names):
+    import re
+    source = (EXAMPLES / base).read_text()
+    assert source.count(old) == 1
+    path = tmp_path / "submission.py"
+    path.write_text(source.replace(old, new))
+    report = check(path, convention, "lstm" if "lstm" in failing else "rnn", numerical=False)
+    test = _tests(report)[failing]
+    assert not test.passed
+    text = _student_text(test)
+    for name in names:
+        assert name in text, text
+    assert not re.search(REFERENCE_NAMES, text), re.search(REFERENCE_NAMES, text)
