@@ -137,3 +137,52 @@ def test_reports_speak_the_assignments_names(tmp_path, convention, base, old, ne
     for name in names:
         assert name in text, text
     assert not re.search(REFERENCE_NAMES, text), re.search(REFERENCE_NAMES, text)
+
+
+# Held out: written after the convention worked on PLANTED, in the template style of dlai_correct_split.py,
+# and run once before any change (results in the report). (text replaced, replacement, failing test, mistake)
+HELDOUT = [
+    ("lstm_cell_backward(da[:, :, t] + da_prevt, dc_prevt, caches[t])", "lstm_cell_backward(da[:, :, t], dc_prevt, caches[t])",
+     "lstm_backward", "dh-next-not-added"),
+    ("dba = np.sum(dtanh, axis=1, keepdims=1)", "dba = np.mean(dtanh, axis=1, keepdims=1)", "rnn_cell_backward",
+     "mean-instead-of-sum"),
+    ("dWaa = np.dot(dtanh, a_prev.T)", "dWaa = np.dot(a_prev, dtanh.T)", "rnn_cell_backward",
+     "transposed-weight-gradient"),
+    ("dWaa = np.dot(dtanh, a_prev.T)", "dWaa = np.dot(dtanh, a_next.T)", "rnn_cell_backward", "off-by-one-h-prev"),
+    ("dot = da_next * np.tanh(c_next) * ot * (1 - ot)", "dot = da_next * np.tanh(c_next) * (1 - ot)",
+     "lstm_cell_backward", "sigmoid-derivative-of-wrong-quantity"),
+    ('dc_prevt = gradients["dc_prev"]', '# dc_prevt = gradients["dc_prev"]', "lstm_backward", "dc-not-carried"),
+    ("dx[:, :, t] = dxt\n", "dx[:, :, t] = dxt\n        da_prevt = np.clip(da_prevt, -5, 5)\n", "rnn_backward",
+     "clipping-in-backward"),
+    ("da_prev = np.dot(Waa.T, dtanh)", "da_prev = np.dot(Waa, dtanh)", "rnn_cell_backward",
+     "recurrent-weight-not-transposed"),
+    ("* (1 - np.square(cct))", "* (1 - cct)", "lstm_cell_backward", "tanh-derivative-of-wrong-quantity"),
+    ('dWf += gradients["dWf"]', 'dWf = gradients["dWf"]', "lstm_backward", "weight-grads-not-summed"),
+    ("    c_next = np.zeros((n_a, m))\n", "    c_next = a0\n", "lstm_forward", None),
+    ("return e_x / e_x.sum(axis=0)", "return e_x / e_x.sum(axis=1, keepdims=True)", "rnn_cell_forward", None),
+]
+
+
+@pytest.mark.parametrize("old, new, failing, mistake", HELDOUT, ids=[f"{h[2]}-{h[3]}-{i}" for i, h in enumerate(HELDOUT)])
+def test_heldout_mutants_fail_and_are_named(tmp_path, old, new, failing, mistake):
+    source = (EXAMPLES / "dlai_correct_split.py").read_text()
+    assert source.count(old) == 1, old
+    report = _check(tmp_path, source.replace(old, new), failing.split("_")[0])
+    test = _tests(report)[failing]
+    assert not test.passed
+    if mistake is not None:
+        assert test.diagnosis and test.diagnosis[0].mistake == mistake, [
+            (d.mistake, d.confidence, d.evidence) for d in test.diagnosis]
+
+
+@pytest.mark.parametrize("old, new", [
+    ("", ""),
+    ("dWax = np.dot(dtanh, xt.T)", "dWax = np.dot(dtanh, xt.T).astype(np.float32)"),
+    ("dtanh = (1 - a_next ** 2) * da_next", "dtanh = da_next / np.cosh(np.arctanh(a_next)) ** 2"),
+    ("dot = da_next * np.tanh(c_next) * ot * (1 - ot)", "dot = da_next * np.tanh(c_next) * sigmoid(-np.log(1 / ot - 1)) * (1 - ot)"),
+], ids=["as-is", "float32-result", "1/cosh²", "sigmoid-recomputed"])
+def test_heldout_correct_variants_pass(tmp_path, old, new):
+    source = (EXAMPLES / "dlai_correct_split.py").read_text()
+    assert source.count(old) >= 1
+    report = _check(tmp_path, source.replace(old, new))
+    assert report.passed, [(t.name, t.errors) for t in report.tests if not t.passed]
