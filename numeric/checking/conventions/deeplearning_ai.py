@@ -90,7 +90,8 @@ def _forward_outputs(model: str, cell: bool) -> list[Output]:
         outs = [Output("a_next", "forward", "a⟨t⟩, (n_a, m)")]
         if lstm:
             outs.append(Output("c_next", "forward", "c⟨t⟩, (n_a, m)"))
-        return outs + [Output("yt_pred", "forward", "softmax(W a⟨t⟩ + by) over axis 0, (n_y, m)")]
+        Wy = "Wy" if lstm else "Wya"
+        return outs + [Output("yt_pred", "forward", f"softmax({Wy} a_next + by) over axis 0, (n_y, m)")]
     time = Axes(time=2)
     outs = [Output("a", "forward", "a⟨1⟩..a⟨T_x⟩, (n_a, m, T_x)", time)]
     outs.append(Output("y" if lstm else "y_pred", "forward", "ŷ⟨1⟩..ŷ⟨T_x⟩, (n_y, m, T_x)", time))
