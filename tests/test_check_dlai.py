@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from numeric import models
 from numeric.checking import check
@@ -186,3 +188,81 @@ def test_heldout_correct_variants_pass(tmp_path, old, new):
     assert source.count(old) >= 1
     report = _check(tmp_path, source.replace(old, new))
     assert report.passed, [(t.name, t.errors) for t in report.tests if not t.passed]
+
+
+@pytest.mark.parametrize("example, model, failing, mistake", [
+    ("dlai_planted_da_prev.py", "rnn", "rnn_backward", "dh-next-not-added"),
+    ("dlai_planted_dc_forget.py", "lstm", "lstm_cell_backward", "dc-missing-forget-factor"),
+])
+def test_shipped_planted_examples(example, model, failing, mistake):
+    report = check(EXAMPLES / example, "deeplearning-ai", model, numerical=False)
+    failed = [t.name for t in report.tests if not t.passed]
+    assert failing in failed and all(not name.endswith("forward") for name in failed)
+    assert _tests(report)[failing].diagnosis[0].mistake == mistake
+
+
+@pytest.mark.parametrize("old, new, failing", [
+    ('"dba": np.sum(dz, axis=1, keepdims=True)}', '"dba": np.clip(np.sum(dz, axis=1, keepdims=True), -5, 5)}',
+     "rnn_cell_backward"),
+    ('grads["dW" + name] = d @ concat.T', 'grads["dW" + name] = np.clip(d @ concat.T, -5, 5)', "lstm_cell_backward"),
+])
+def test_clipping_at_5_inside_a_backward_is_caught(tmp_path, old, new, failing):
+    source = (EXAMPLES / "dlai_correct.py").read_text()
+    assert source.count(old) == 1
+    test = _tests(_check(tmp_path, source.replace(old, new), failing.split("_")[0]))[failing]
+    assert not test.passed and test.diagnosis[0].mistake == "clipping-in-backward"
+
+
+def test_bad_returns_are_clear_failures(tmp_path):
+    source = (EXAMPLES / "dlai_correct.py").read_text()
+    source = source.replace('return {"dx": dx, "da0": da_prevt,', 'return {"dx": dx, "da_0": da_prevt,')
+    source = source.replace("    return dict(totals, dx=dx, da0=da_prevt)", "    return dx, da_prevt, totals")
+    tests = _tests(_check(tmp_path, source))
+    assert any("no 'da0'" in e and "da_0" in e for e in tests["rnn_backward"].errors)
+    assert any("returned tuple; expected a dict of gradients" in e for e in tests["lstm_backward"].errors)
+    assert tests["rnn_cell_backward"].passed and tests["lstm_cell_backward"].passed
+
+
+def test_cli_exit_codes(capsys):
+    from reports.cli import main
+    assert main(["check", str(EXAMPLES / "dlai_correct_stacked.py"), "--convention", "deeplearning-ai",
+                 "--no-numerical"]) == 0
+    assert main(["check", str(EXAMPLES / "dlai_planted_da_prev.py"), "--convention", "deeplearning-ai",
+                 "--model", "rnn", "--no-numerical"]) == 1
+    assert main(["check", str(EXAMPLES / "dlai_correct.py"), "--convention", "deeplearning-ai",
+                 "--model", "gru"]) == 2
+    assert "dh-next-not-added" in capsys.readouterr().out
+
+
+def _load_own(name: str):
+    """Our own correct example, imported in this process (no sandbox): an independent check of the mapping."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@given(model=st.sampled_from(["rnn", "lstm"]), cell=st.booleans(), seed=st.integers(0, 10_000),
+       T=st.integers(2, 5), D=st.integers(1, 4), H=st.integers(1, 5), K=st.integers(2, 4), B=st.integers(1, 3))
+def test_the_converter_maps_the_reference_onto_the_assignments_layout(model, cell, seed, T, D, H, K, B):
+    """For random sizes, the convention's reference outputs (case.convert of numeric.models' results) equal
+    what the assignment's functions compute in the assignment's layout."""
+    from numeric.checking.reference import reference_outputs
+    student = _load_own("dlai_correct")
+    lstm = model == "lstm"
+    probe = make_probe(model, True, seed, T=1 if cell else T, D=D, H=H, K=K, B=B, upstream=True,
+                       dc_last=cell and lstm, zero_c0=not cell)
+    forward_case, backward_case = [c for c in dlai.cases((model,)) if ("cell" in c.name) == cell]
+    args, _names = dlai._forward_args(model, cell, probe)
+    got = getattr(student, forward_case.name)(*args)
+    ref = forward_case.convert(reference_outputs(probe), probe)
+    for name, value in zip([o.name for o in forward_case.outputs], got):
+        np.testing.assert_allclose(value, ref[name], rtol=1e-10, atol=1e-12, err_msg=name)
+    upstream = [probe.dhs[0]] + ([probe.dc_last] if lstm else []) if cell else [probe.dhs.transpose(1, 2, 0)]
+    grads = getattr(student, backward_case.name)(*upstream, got[-1])
+    ref = backward_case.convert(reference_outputs(probe), probe)
+    for output in backward_case.outputs:
+        if output.kind == "gradient":
+            np.testing.assert_allclose(grads[output.name], ref[output.name], rtol=1e-9, atol=1e-12,
+                                       err_msg=output.name)
