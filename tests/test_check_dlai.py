@@ -144,8 +144,8 @@ def test_reports_speak_the_assignments_names(tmp_path, convention, base, old, ne
 # Held out: written after the convention worked on PLANTED, in the template style of dlai_correct_split.py,
 # and run once before any change (results in the report). (text replaced, replacement, failing test, mistake)
 HELDOUT = [
-    ("lstm_cell_backward(da[:, :, t] + da_prevt, dc_prevt, caches[t])", "lstm_cell_backward(da[:, :, t], dc_prevt, caches[t])",
-     "lstm_backward", "dh-next-not-added"),
+    ("lstm_cell_backward(da[:, :, t] + da_prevt, dc_prevt, caches[t])",
+     "lstm_cell_backward(da[:, :, t], dc_prevt, caches[t])", "lstm_backward", "dh-next-not-added"),
     ("dba = np.sum(dtanh, axis=1, keepdims=1)", "dba = np.mean(dtanh, axis=1, keepdims=1)", "rnn_cell_backward",
      "mean-instead-of-sum"),
     ("dWaa = np.dot(dtanh, a_prev.T)", "dWaa = np.dot(a_prev, dtanh.T)", "rnn_cell_backward",
@@ -165,7 +165,8 @@ HELDOUT = [
 ]
 
 
-@pytest.mark.parametrize("old, new, failing, mistake", HELDOUT, ids=[f"{h[2]}-{h[3]}-{i}" for i, h in enumerate(HELDOUT)])
+@pytest.mark.parametrize("old, new, failing, mistake", HELDOUT,
+                         ids=[f"{h[2]}-{h[3]}-{i}" for i, h in enumerate(HELDOUT)])
 def test_heldout_mutants_fail_and_are_named(tmp_path, old, new, failing, mistake):
     source = (EXAMPLES / "dlai_correct_split.py").read_text()
     assert source.count(old) == 1, old
@@ -181,7 +182,8 @@ def test_heldout_mutants_fail_and_are_named(tmp_path, old, new, failing, mistake
     ("", ""),
     ("dWax = np.dot(dtanh, xt.T)", "dWax = np.dot(dtanh, xt.T).astype(np.float32)"),
     ("dtanh = (1 - a_next ** 2) * da_next", "dtanh = da_next / np.cosh(np.arctanh(a_next)) ** 2"),
-    ("dot = da_next * np.tanh(c_next) * ot * (1 - ot)", "dot = da_next * np.tanh(c_next) * sigmoid(-np.log(1 / ot - 1)) * (1 - ot)"),
+    ("dot = da_next * np.tanh(c_next) * ot * (1 - ot)",
+     "dot = da_next * np.tanh(c_next) * sigmoid(-np.log(1 / ot - 1)) * (1 - ot)"),
 ], ids=["as-is", "float32-result", "1/cosh²", "sigmoid-recomputed"])
 def test_heldout_correct_variants_pass(tmp_path, old, new):
     source = (EXAMPLES / "dlai_correct_split.py").read_text()
@@ -254,7 +256,7 @@ def test_the_converter_maps_the_reference_onto_the_assignments_layout(model, cel
     probe = make_probe(model, True, seed, T=1 if cell else T, D=D, H=H, K=K, B=B, upstream=True,
                        dc_last=cell and lstm, zero_c0=not cell)
     forward_case, backward_case = [c for c in dlai.cases((model,)) if ("cell" in c.name) == cell]
-    args, _names = dlai._forward_args(model, cell, probe)
+    args, _names = dlai.forward_args(model, cell, probe)
     got = getattr(student, forward_case.name)(*args)
     ref = forward_case.convert(reference_outputs(probe), probe)
     for name, value in zip([o.name for o in forward_case.outputs], got):

@@ -100,7 +100,7 @@ def _forward_outputs(model: str, cell: bool) -> list[Output]:
     return outs
 
 
-def _forward_args(model: str, cell: bool, probe: Probe) -> tuple[list, list[str]]:
+def forward_args(model: str, cell: bool, probe: Probe) -> tuple[list, list[str]]:
     p = parameters(model, probe.params)
     if cell:
         args, names = [probe.xs[0].copy(), probe.h0.copy()], ["xt", "a_prev"]
@@ -133,7 +133,7 @@ def _forward_case(model: str, cell: bool) -> Case:
     names = [o.name for o in outputs]  # LSTM: a, y, c, caches as the assignment returns them
 
     def call(sandbox, probe: Probe) -> Observation:
-        args, arg_names = _forward_args(model, cell, probe)
+        args, arg_names = forward_args(model, cell, probe)
         outcome = sandbox.call(fn, args, keep=len(names))
         return unpack(outcome, names + ["cache" if cell else "caches"], fn, arg_names)
 
@@ -154,9 +154,9 @@ def _gradient_outputs(model: str, cell: bool) -> list[Output]:
         if cell:
             outs.append(Output("dc_prev", "gradient", "∂L/∂c_prev, (n_a, m)", Axes(), ("c0",)))
         for g, ours in GATES.items():
-            outs.append(Output(f"dW{g}", "gradient", f"∂L/∂W{g} ({GATE_NAMES[g]} gate), (n_a, n_a + n_x)", Axes(),
+            outs.append(Output(f"dW{g}", "gradient", f"∂L/∂W{g}, {GATE_NAMES[g]} gate, (n_a, n_a + n_x)", Axes(),
                                (f"V_{ours}", f"U_{ours}")))
-            outs.append(Output(f"db{g}", "gradient", f"∂L/∂b{g} ({GATE_NAMES[g]} gate), (n_a, 1)", Axes(),
+            outs.append(Output(f"db{g}", "gradient", f"∂L/∂b{g}, {GATE_NAMES[g]} gate, (n_a, 1)", Axes(),
                                (f"b_{ours}",)))
     else:
         outs += [Output("dWax", "gradient", "∂L/∂Wax, (n_a, n_x)", Axes(), ("U",)),
@@ -224,7 +224,7 @@ def _backward_case(model: str, cell: bool) -> Case:
         return [probe.dhs[0].copy()] + ([probe.dc_last.copy()] if lstm else [])
 
     def call(sandbox, probe: Probe) -> Observation:
-        args, arg_names = _forward_args(model, cell, probe)
+        args, arg_names = forward_args(model, cell, probe)
         first = sandbox.call(fwd, args, keep=n_fwd - 1)
         got = unpack(first, [f"out{i}" for i in range(n_fwd)], fwd, arg_names)
         if got.errors:
