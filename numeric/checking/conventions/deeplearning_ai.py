@@ -75,6 +75,7 @@ def _probes(model: str, cell: bool) -> list[Probe]:
 
 
 def cases(models: tuple[str, ...] = ("rnn", "lstm")) -> list[Case]:
+    """One test per function: cell forward, cell backward, forward, backward for each model."""
     out = []
     for model in models:
         out += [_forward_case(model, True), _backward_case(model, True),
@@ -101,6 +102,10 @@ def _forward_outputs(model: str, cell: bool) -> list[Output]:
 
 
 def forward_args(model: str, cell: bool, probe: Probe) -> tuple[list, list[str]]:
+    """The forward's arguments for ``probe`` in the assignment's layout, and their names.
+
+    Cell: xt (n_x, m), a_prev (n_a, m), [c_prev (n_a, m),] parameters. Sequence: x (n_x, m, T_x), a0, parameters.
+    """
     p = parameters(model, probe.params)
     if cell:
         args, names = [probe.xs[0].copy(), probe.h0.copy()], ["xt", "a_prev"]
