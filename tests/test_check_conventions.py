@@ -189,7 +189,8 @@ def test_adapter_must_return_what_it_declares(tmp_path):
 
 ADAPTER_ERRORS = [
     (('"drive": "forward"', '"drive": "backward"'), "drive must be one of"),
-    (('"hs": "a"', '"E": "a"'), "'E' is not a forward-driven output"),
+    (('"hs": "a"', '"E": "a"'), "'E' is not an output of a lstm test driven by 'forward'"),
+    (('"b_q": "dbo"}},', '"b_q": "dbo", "W": "dWy"}},'), "'W' is not an output of a lstm test driven by 'upstream'"),
     (('"cell_backward": {', '"cell_bwd": {'), "defines no function cell_bwd"),
     (('C0 = "zero"', 'C0 = "none"'), "C0 must be"),
     (('C0 = "zero"', 'C0 = "ze" + "ro"'), "C0 must be a literal"),

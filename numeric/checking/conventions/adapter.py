@@ -127,8 +127,8 @@ def declaration(path: str) -> Declaration:
             raise CheckUsageError(f"{where}: outputs must be a non-empty dict {{reference name: your name}} or list")
         for key, label in outputs.items():
             if key not in allowed:
-                raise CheckUsageError(f"{where}: output {key!r} is not a {drive}-driven output of {model}; "
-                                      f"expected one of {', '.join(allowed)}")
+                raise CheckUsageError(f"{where}: output {key!r} is not an output of a {model} test driven by "
+                                      f"{drive!r}; expected one of {', '.join(allowed)}")
             if not isinstance(label, str) or not label:
                 raise CheckUsageError(f"{where}: the name of output {key!r} must be a non-empty string")
         if len(set(outputs.values())) != len(outputs):
@@ -145,7 +145,9 @@ def _allowed(drive: str, params: list[str], has_c: bool) -> list[str]:
     states = ["xs", "h0"] + (["c0"] if has_c else [])
     if drive == "forward":
         return ["hs"] + (["cs"] if has_c else [])
-    return (["E"] if drive == "loss" else []) + params + states
+    if drive == "upstream":  # L = Σ ⟨dhs, hs⟩ does not read the output layer W, c
+        return [p for p in params if p not in ("W", "c")] + states
+    return ["E"] + params + states
 
 
 def _probes(decl: Declaration, test: Test) -> list[Probe]:
