@@ -202,3 +202,57 @@ ADAPTER_ERRORS = [
 def test_adapter_declaration_errors_are_usage_errors(tmp_path, replace, text):
     with pytest.raises(CheckUsageError, match=text):
         check(EXAMPLES / "dlai_correct.py", "adapter", adapter=_dlai_adapter(tmp_path, replace))
+
+
+GRU_UPSTREAM_STUDENT = '''
+import numpy as np
+
+def s(v):
+    return 1 / (1 + np.exp(-v))
+
+def gru_backward(P, xs, dhs, h0):
+    """Column layout, no biases: xs (T, D, B), dhs (T, H, B) upstream dL/dh_t, h0 (H, B)."""
+    hs, keep = [h0], []
+    for x in xs:
+        hp = hs[-1]
+        r, u = s(P["U_r"] @ x + P["V_r"] @ hp), s(P["U_u"] @ x + P["V_u"] @ hp)
+        g = np.tanh(P["U_g"] @ x + P["V_g"] @ (r * hp))
+        hs.append(u * hp + (1 - u) * g)
+        keep.append((hp, r, u, g))
+    G = {k: np.zeros_like(v) for k, v in P.items()}
+    dxs, carry = np.zeros_like(xs), np.zeros_like(h0)
+    for t in reversed(range(len(xs))):
+        hp, r, u, g = keep[t]
+        dh = dhs[t] + carry
+        dg = dh * (1 - u) * (1 - g ** 2)
+        du = dh * (hp - g) * u * (1 - u)
+        drh = P["V_g"].T @ dg
+        dr = drh * hp * r * (1 - r)
+        for name, d, inp in (("g", dg, r * hp), ("u", du, hp), ("r", dr, hp)):
+            G["U_" + name] += d @ xs[t].T
+            G["V_" + name] += d @ inp.T
+        dxs[t] = P["U_g"].T @ dg + P["U_u"].T @ du + P["U_r"].T @ dr
+        carry = dh * u + drh * r + P["V_u"].T @ du + P["V_r"].T @ dr
+    return G, dxs, carry
+'''
+
+GRU_UPSTREAM_ADAPTER = '''
+MODEL = "gru"
+BIAS = False
+TESTS = {"backward": {"name": "gru_backward", "drive": "upstream",
+                      "outputs": ["U_r", "V_r", "U_u", "V_u", "U_g", "V_g", "xs", "h0"]}}
+
+def backward(student, params, xs, dhs, h0, c0, dc_last):
+    grads, dxs, dh0 = student.gru_backward(params, xs, dhs, h0)
+    return dict(grads, xs=dxs, h0=dh0)
+'''
+
+
+@pytest.mark.parametrize("mutation, passes", [(("", ""), True), (("(1 - g ** 2)", "(1 - g)"), False)])
+def test_adapter_drives_any_model_by_an_upstream_gradient(tmp_path, mutation, passes):
+    (tmp_path / "sub.py").write_text(GRU_UPSTREAM_STUDENT.replace(*mutation))
+    (tmp_path / "adapter.py").write_text(GRU_UPSTREAM_ADAPTER)
+    report = check(tmp_path / "sub.py", "adapter", adapter=tmp_path / "adapter.py", numerical=False)
+    assert report.passed == passes, [t.errors for t in report.tests]
+    if not passes:
+        assert {c.name for c in report.tests[0].checks if not c.passed} >= {"U_g", "xs", "h0"}
