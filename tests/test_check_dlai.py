@@ -268,3 +268,18 @@ def test_the_converter_maps_the_reference_onto_the_assignments_layout(model, cel
         if output.kind == "gradient":
             np.testing.assert_allclose(grads[output.name], ref[output.name], rtol=1e-9, atol=1e-12,
                                        err_msg=output.name)
+
+
+def test_a_stacked_weight_gradient_is_localised_to_its_a_prev_or_xt_columns(tmp_path):
+    """a_next where a_prev belongs in the backward's concat: only the a_prev columns of dWf… are wrong."""
+    source = (EXAMPLES / "dlai_correct.py").read_text()
+    old = "    concat = np.concatenate([a_prev, xt], axis=0)\n    grads = {}"
+    assert source.count(old) == 1
+    report = _check(tmp_path, source.replace(old, old.replace("a_prev, xt", "a_next, xt")), "lstm")
+    test = _tests(report)["lstm_cell_backward"]
+    assert [c.name for c in test.checks if not c.passed] == ["dWf", "dWi", "dWc", "dWo"]
+    for check_ in test.checks:
+        if not check_.passed:
+            line = next(w for w in check_.where if "per input block" in w)
+            assert "a_prev columns" in line and line.endswith("xt columns exact"), line
+    assert test.diagnosis[0].mistake == "off-by-one-h-prev"

@@ -37,6 +37,7 @@ GATE_NAMES = {"f": "forget", "i": "update", "c": "candidate c̃", "o": "output"}
 FUNCTIONS = {"rnn": ("rnn_cell_forward", "rnn_cell_backward", "rnn_forward", "rnn_backward"),
              "lstm": ("lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_backward")}
 # keys students use besides the assignment's own (the update gate as u; dx for dxt in the docstring)
+STACKED = Axes(stacked=(1, ("a_prev columns", "xt columns")))  # W_G acts on concat = [a_prev; xt]
 ALIASES = {"dWi": ("dWu", "dW_u", "dW_i"), "dbi": ("dbu", "db_u", "db_i"), "dxt": ("dx",)}
 
 
@@ -159,7 +160,7 @@ def _gradient_outputs(model: str, cell: bool) -> list[Output]:
         if cell:
             outs.append(Output("dc_prev", "gradient", "∂L/∂c_prev, (n_a, m)", Axes(), ("c0",)))
         for g, ours in GATES.items():
-            outs.append(Output(f"dW{g}", "gradient", f"∂L/∂W{g}, {GATE_NAMES[g]} gate, (n_a, n_a + n_x)", Axes(),
+            outs.append(Output(f"dW{g}", "gradient", f"∂L/∂W{g}, {GATE_NAMES[g]} gate, (n_a, n_a + n_x)", STACKED,
                                (f"V_{ours}", f"U_{ours}")))
             outs.append(Output(f"db{g}", "gradient", f"∂L/∂b{g}, {GATE_NAMES[g]} gate, (n_a, 1)", Axes(),
                                (f"b_{ours}",)))
