@@ -217,10 +217,10 @@ def test_clipping_at_5_inside_a_backward_is_caught(tmp_path, old, new, failing):
 
 def test_bad_returns_are_clear_failures(tmp_path):
     source = (EXAMPLES / "dlai_correct.py").read_text()
-    source = source.replace('return {"dx": dx, "da0": da_prevt,', 'return {"dx": dx, "da_0": da_prevt,')
+    source = source.replace('return {"dx": dx, "da0": da_prevt,', 'return {"dx": dx, "da": da_prevt,')
     source = source.replace("    return dict(totals, dx=dx, da0=da_prevt)", "    return dx, da_prevt, totals")
     tests = _tests(_check(tmp_path, source))
-    assert any("no 'da0'" in e and "da_0" in e for e in tests["rnn_backward"].errors)
+    assert any("no 'da0'" in e and "(keys: dWaa, dWax, da, dba, dx)" in e for e in tests["rnn_backward"].errors)
     assert any("returned tuple; expected a dict of gradients" in e for e in tests["lstm_backward"].errors)
     assert tests["rnn_cell_backward"].passed and tests["lstm_cell_backward"].passed
 

@@ -36,9 +36,9 @@ GATES = {"f": "f", "i": "i", "c": "g", "o": "q"}
 GATE_NAMES = {"f": "forget", "i": "update", "c": "candidate c̃", "o": "output"}
 FUNCTIONS = {"rnn": ("rnn_cell_forward", "rnn_cell_backward", "rnn_forward", "rnn_backward"),
              "lstm": ("lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_backward")}
-# keys students use besides the assignment's own (the update gate as u; dx for dxt in the docstring)
 STACKED = Axes(stacked=(1, ("a_prev columns", "xt columns")))  # W_G acts on concat = [a_prev; xt]
-ALIASES = {"dWi": ("dWu", "dW_u", "dW_i"), "dbi": ("dbu", "db_u", "db_i"), "dxt": ("dx",)}
+# keys students use besides the assignment's own (the update gate as u; dx for dxt in the docstring)
+ALIASES = {"dWi": ("dWu", "dW_u", "dW_i"), "dbi": ("dbu", "db_u", "db_i"), "dxt": ("dx",), "da0": ("da_0",)}
 
 
 def _cols(a: np.ndarray) -> np.ndarray:
