@@ -115,9 +115,20 @@ ATTACKS = ["absent_string", "import_toolkit", "builtins_guard", "dir_fd", "mknod
            "write_checker_module", "kill_parent", "raw_bytes", "read_secrets", "write_disk"]
 
 
+@pytest.fixture(params=["hooks", "no-hooks"])
+def hooks(request, monkeypatch):
+    """Each attack runs as shipped and with the in-process hooks switched off: the OS layers alone must hold."""
+    if request.param == "no-hooks":
+        import functools
+
+        from numeric.checking import api
+        monkeypatch.setattr(api, "Sandbox", functools.partial(api.Sandbox, _unguarded_for_tests=True))
+    return request.param
+
+
 @needs_isolation
 @pytest.mark.parametrize("name", ATTACKS)
-def test_hostile_submission_is_contained(tmp_path, name):
+def test_hostile_submission_is_contained(tmp_path, name, hooks):
     attack = Attack(tmp_path, name)
     start = time.monotonic()
     report = check(attack.path, "cs231n", "rnn", timeout=3.0, numerical=False, budget=30.0)
@@ -128,7 +139,7 @@ def test_hostile_submission_is_contained(tmp_path, name):
 
 
 @needs_isolation
-def test_aliasing_reply_cannot_blow_up_the_checker(tmp_path):
+def test_aliasing_reply_cannot_blow_up_the_checker(tmp_path, hooks):
     attack = Attack(tmp_path, "alias_nodes")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     report = check(attack.path, "cs231n", "rnn", timeout=3.0, numerical=False)
@@ -138,7 +149,7 @@ def test_aliasing_reply_cannot_blow_up_the_checker(tmp_path):
 
 
 @needs_isolation
-def test_sleeping_under_the_timeout_everywhere_is_stopped_by_the_budget(tmp_path):
+def test_sleeping_under_the_timeout_everywhere_is_stopped_by_the_budget(tmp_path, hooks):
     attack = Attack(tmp_path, "slow_sleep")
     start = time.monotonic()
     report = check(attack.path, "cs231n", "rnn", timeout=1.0, numerical=False, budget=4.0)

@@ -2,16 +2,19 @@
 import os
 import sys
 import time
-sys.meta_path[:] = [f for f in sys.meta_path if type(f).__module__ in ("_frozen_importlib", "_frozen_importlib_external")]
+sys.meta_path[:] = [f for f in sys.meta_path if getattr(f, "__module__", "") in ("_frozen_importlib", "_frozen_importlib_external")]
 try:
     import _posixsubprocess
     r, w = os.pipe()
     args = (["/bin/sh", "-c", "echo escaped > @MARK@-exec; sleep 60"], [b"/bin/sh"], True, (), None, None,
             -1, -1, -1, -1, -1, -1, r, w, True, True)
-    try:
-        _posixsubprocess.fork_exec(*args, None, None, None, -1, None, False)
-    except TypeError:
-        _posixsubprocess.fork_exec(*args, None, None, None, -1, None)
+    for tail in ((-1, None, None, None, -1, None, False), (None, None, None, -1, None, False),
+                 (None, None, None, -1, None)):  # the signature differs between Python versions
+        try:
+            _posixsubprocess.fork_exec(*args, *tail)
+            break
+        except TypeError:
+            continue
 except Exception as err:
     print("fork_exec failed:", repr(err))
 try:
