@@ -301,7 +301,7 @@ def main(fd_in, fd_out):
     channel = _Channel(fd_in, fd_out, None)
     config, _ = channel.receive()
     channel.token = config["token"]
-    sys.path[:] = list(config["sys_path"])
+    sys.path[:] = list(config["sys_path"]) + [os.getcwd()]  # helper files shipped with it; stdlib first
     sys.argv[:] = [config["argv0"]]
     import numpy  # noqa: F401 - imported before the guard: NumPy reads its own files and may load ctypes
     if not config.get("unguarded_for_tests"):  # tests switch the hooks off to attack the OS layers alone
