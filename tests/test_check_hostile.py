@@ -221,3 +221,45 @@ def test_require_isolation_refuses_when_a_layer_is_missing(tmp_path, monkeypatch
     assert report.passed
     assert any("hooks only" in w for w in report.warnings), report.warnings
     assert not next(layer for layer in report.isolation if layer["layer"] == "seccomp")["in_force"]
+
+
+def test_scipy_is_importable_and_allow_import_scipy_is_accepted(tmp_path):
+    pytest.importorskip("scipy")
+    from reports.cli import main
+    path = tmp_path / "submission.py"
+    path.write_text("from scipy.special import expit\n" + BASE.replace("1.0 / (1.0 + np.exp(-x))", "expit(x)"))
+    assert check(path, "cs231n", "lstm", numerical=False).passed
+    assert main(["check", str(path), "--convention", "cs231n", "--model", "lstm", "--allow-import", "scipy",
+                 "--no-numerical"]) == 0
+
+
+def test_cli_flags_budget_with_and_load(tmp_path, capsys):
+    from reports.cli import main
+    from reports.check_report import render
+    helper = tmp_path / "helper_math.py"
+    helper.write_text("import numpy as np\n\ndef tanh(x):\n    return np.tanh(x)\n")
+    path = tmp_path / "submission.py"
+    path.write_text("from helper_math import tanh\n" + BASE.replace("np.tanh(x @ Wx", "tanh(x @ Wx"))
+    assert main(["check", str(path), "--convention", "cs231n", "--model", "rnn", "--with", str(helper),
+                 "--budget", "30", "--load", "module", "--no-numerical"]) == 0
+    assert "isolation: separate user" in capsys.readouterr().out
+    assert main(["check", str(path), "--convention", "cs231n", "--budget", "0"]) == 2
+    assert main(["check", str(path), "--convention", "cs231n", "--with", str(tmp_path / "missing.py")]) == 2
+    report = check(path, "cs231n", "rnn", numerical=False, with_files=(helper,), load="defs")
+    assert report.passed, report.load_error
+    assert "isolation: " in render(report)
+
+
+@pytest.mark.parametrize("layer", ["Namespaces", "Seccomp", "SeparateUser"])
+def test_without_a_layer_honest_code_still_passes_and_the_report_says_so(tmp_path, monkeypatch, layer):
+    from numeric.checking.sandbox import layers
+    monkeypatch.setattr(getattr(layers, layer), "available", lambda self: (False, "switched off (test)"))
+    path = tmp_path / "submission.py"
+    path.write_text(BASE)
+    report = check(path, "cs231n", "rnn", numerical=False)
+    assert report.passed, (report.load_error, [t.errors for t in report.tests])
+    missing = [d["layer"] for d in report.isolation if not d["in_force"]]
+    assert missing and all("switched off" in d["detail"] or d["in_force"] or d["layer"] == "separate user"
+                           for d in report.isolation)
+    if layer != "SeparateUser" or os.geteuid() == 0:
+        assert any("hooks only" in w for w in report.warnings), report.warnings

@@ -95,7 +95,7 @@ HOSTILE = [
      "not allowed"),
     ("import-torch", "import torch\n", "not allowed"),
     ("kill-parent", "os.kill(os.getppid(), 9)\n", "os.kill"),
-    ("subprocess", "import subprocess\n", "not allowed"),
+    ("subprocess", "import subprocess\nsubprocess.run(['true'])\n", "not allowed"),
     ("ctypes-fork", "import ctypes\nctypes.CDLL(None).fork()\n", "ctypes"),
 ]
 

@@ -71,13 +71,18 @@ def _inside(path: str, root: str) -> bool:
 SYSTEM = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/lib32", "/usr/lib32")
 
 
-def bwrap_argv(allowed: tuple[str, ...], work_bytes: int, as_root: bool) -> list[str]:
-    """bubblewrap's arguments up to (not including) the command."""
+def bwrap_argv(allowed: tuple[str, ...], work_bytes: int, separate_user: bool) -> list[str]:
+    """bubblewrap's arguments up to (not including) the command.
+
+    Args:
+        separate_user: the child will switch to its own uid (as root; user.py): it keeps the capabilities
+            to do so until then. Otherwise a user namespace, and no capabilities outside it.
+    """
     v = view(allowed)
     argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try"]
-    if not as_root:
-        argv.append("--unshare-user")  # as root the separate uid is the boundary (user.py)
+    if not separate_user:
+        argv += ["--unshare-user", "--cap-drop", "ALL"]
     binds, masks = v["binds"], v["masks"]
     system = [p for p in SYSTEM if os.path.islink(p) or os.path.isdir(p)]
     # folders on the way to a bind are created world-readable (bwrap would copy a 0700 /root)
@@ -124,7 +129,7 @@ def kind() -> tuple[str, str]:
     probe = [os.path.realpath(sys.executable), "-I", "-S", "-c", "pass"]
     reasons = []
     if shutil.which("bwrap"):
-        ok, why = _try(bwrap_argv((), 2**20, as_root) + probe)
+        ok, why = _try(bwrap_argv((), 2**20, as_root) + probe)  # as the launcher will run it
         if ok:
             return "bwrap", ""
         reasons.append(f"bwrap fails here ({why})")

@@ -69,6 +69,23 @@ class Lease:
             self._fd = -1
 
 
+def reachable(paths: list[str]) -> bool:
+    """Whether an unprivileged user can read ``paths`` on the real filesystem (every folder on the way
+    searchable by others, each path readable by others)."""
+    for path in paths:
+        p = path
+        while p not in ("/", ""):
+            try:
+                mode = os.stat(p).st_mode
+            except OSError:
+                return False
+            needed = stat.S_IXOTH if stat.S_ISDIR(mode) else stat.S_IROTH
+            if not mode & needed:
+                return False
+            p = os.path.dirname(p)
+    return True
+
+
 def kill_user_processes(uid: int) -> list[int]:
     """SIGKILL every process whose real or effective uid is ``uid`` (repeated until none is left)."""
     killed = []
