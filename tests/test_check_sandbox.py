@@ -1,4 +1,5 @@
-"""Every bad-input and hostile case: a precise failed test, the others still run, nothing survives."""
+"""The sandbox: every bad input is a precise failed test (the others still run, nothing survives); the
+strict decoder of replies; what the child can see and do (tests/test_check_hostile.py has the attacks)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from numeric.checking import check
 from numeric.checking.demo import EXAMPLES
 from numeric.checking.sandbox import Limits, Sandbox, missing_os_layers
+from numeric.checking.sandbox.channel import ProtocolError, decode_reply
+from numeric.checking.sandbox.values import Handle, Other
 
 CORRECT = (EXAMPLES / "course_rnn_correct.py").read_text()
 
@@ -112,7 +117,6 @@ def test_infinite_loop_is_killed_and_leaves_nothing_behind(tmp_path):
     src = CORRECT.replace("def bptt(x, o, h0, U, V, W):\n", "def bptt(x, o, h0, U, V, W):\n    while True:\n        pass\n")
     start = time.monotonic()
     with Sandbox(_write(tmp_path, src), limits=Limits(timeout=0.5)) as sb:
-        import numpy as np
         outcome = sb.call("bptt", [np.zeros((2, 2))] * 6)
         marker = sb._marker
     assert not outcome.ok and outcome.error["type"] == "Timeout"
@@ -216,12 +220,6 @@ def test_limits_and_environment_of_the_child(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- the decoder
-
-import numpy as np  # noqa: E402
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-from numeric.checking.sandbox.channel import ProtocolError, decode_reply  # noqa: E402
-from numeric.checking.sandbox.values import Handle, Other  # noqa: E402
 
 TOKEN = "t" * 32
 
