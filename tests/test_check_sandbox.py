@@ -3,6 +3,7 @@ strict decoder of replies; what the child can see and do (tests/test_check_hosti
 
 from __future__ import annotations
 
+import errno
 import json
 import tempfile
 import os
@@ -400,3 +401,36 @@ def test_the_budget_stops_the_remaining_calls(tmp_path):
     assert time.monotonic() - start < 4
     assert outcomes[0].ok
     assert outcomes[-1].error["type"] == "BudgetSpent" and "budget" in outcomes[-1].error["message"]
+
+
+SECCOMP_PROBE = '''import errno, os, socket, stat, threading
+import numpy as np
+
+def _errno(fn):
+    try:
+        fn()
+    except OSError as err:
+        return err.errno
+    return 0
+
+def probe():
+    box = []
+    t = threading.Thread(target=lambda: box.append(float(np.ones((50, 50)) @ np.ones(50) @ np.ones(50))))
+    t.start()
+    t.join()
+    return np.array([box == [2500.0],  # a thread (clone with CLONE_THREAD) running BLAS
+                     _errno(os.fork), _errno(lambda: socket.socket()),
+                     _errno(lambda: os.execv("/usr/bin/true", ["true"])),
+                     _errno(lambda: os.mknod("fifo", 0o600 | stat.S_IFIFO)),
+                     _errno(lambda: os.kill(1, 0))])
+'''
+
+
+@needs_os_layers
+def test_seccomp_allows_threads_and_refuses_processes_exec_sockets_nodes_signals(tmp_path):
+    with Sandbox(_write(tmp_path, SECCOMP_PROBE), _unguarded_for_tests=True) as sb:
+        outcome = sb.call("probe", [])
+    assert outcome.ok, outcome.error
+    thread_ran, *codes = outcome.value.tolist()
+    assert thread_ran == 1
+    assert codes == [errno.EPERM] * 5, codes

@@ -22,12 +22,9 @@ class Layer:
     def available(self) -> tuple[bool, str]:
         raise NotImplementedError
 
-    def detail(self, in_force: bool, why: str) -> str:
-        return why
-
     def describe(self) -> dict:
-        in_force, why = self.available()
-        return {"layer": self.name, "in_force": bool(in_force), "detail": self.detail(in_force, why)}
+        in_force, detail = self.available()
+        return {"layer": self.name, "in_force": bool(in_force), "detail": detail}
 
 
 class SeparateUser(Layer):
@@ -46,10 +43,6 @@ class Namespaces(Layer):
 
     def __init__(self, allowed: tuple[str, ...] = (), work_mb: int = 64):
         self.allowed, self.work_mb = allowed, work_mb
-
-    def tool(self) -> str:
-        ok, _why = self.available()
-        return namespaces.kind()[0] if ok or namespaces.kind()[0] == "unshare" else "none"
 
     def available(self):
         tool, why = namespaces.kind()
