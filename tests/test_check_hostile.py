@@ -134,7 +134,7 @@ def test_hostile_submission_is_contained(tmp_path, name, hooks):
     report = check(attack.path, "cs231n", "rnn", timeout=3.0, numerical=False, budget=30.0)
     assert time.monotonic() - start < 40
     attack.assert_contained(report)
-    assert report.warnings == [], "with every OS layer in force there is nothing to warn about"
+    assert not any("hooks only" in w for w in report.warnings), "every OS layer was in force"
     assert all(layer["in_force"] for layer in report.isolation), report.isolation
 
 
@@ -204,7 +204,7 @@ def test_every_report_names_the_isolation_layers(tmp_path):
     if missing_os_layers():
         assert any("hooks only" in w for w in report.warnings), report.warnings
     else:
-        assert report.warnings == []
+        assert not any("hooks only" in w for w in report.warnings), report.warnings
 
 
 def test_require_isolation_refuses_when_a_layer_is_missing(tmp_path, monkeypatch):
@@ -263,3 +263,26 @@ def test_without_a_layer_honest_code_still_passes_and_the_report_says_so(tmp_pat
                            for d in report.isolation)
     if layer != "SeparateUser" or os.geteuid() == 0:
         assert any("hooks only" in w for w in report.warnings), report.warnings
+
+
+@pytest.mark.skipif(not __import__("shutil").which("unshare"), reason="util-linux unshare not installed")
+def test_unshare_fallback_runs_honest_code_and_is_reported_as_partial(tmp_path, monkeypatch):
+    from numeric.checking.sandbox import namespaces
+    if namespaces._try(namespaces.unshare_argv(os.geteuid() == 0) + ["true"])[0] is False:
+        pytest.skip("unshare is not allowed here")
+    monkeypatch.setattr(namespaces, "kind", lambda: ("unshare", "bwrap switched off (test)"))
+    path = tmp_path / "submission.py"
+    path.write_text(BASE)
+    report = check(path, "cs231n", "rnn", numerical=False)
+    assert report.passed, (report.load_error, [t.errors for t in report.tests])
+    entry = next(d for d in report.isolation if d["layer"] == "namespaces")
+    assert not entry["in_force"] and "partial" in entry["detail"] and "unshare" in entry["detail"]
+    assert any("hooks only" in w for w in report.warnings)
+
+
+def test_require_isolation_refuses_a_batch_at_once(tmp_path, monkeypatch):
+    from numeric.checking.sandbox import layers
+    monkeypatch.setattr(layers.Namespaces, "available", lambda self: (False, "no namespaces (test)"))
+    (tmp_path / "a.py").write_text(BASE)
+    with pytest.raises(CheckUsageError, match="namespaces"):
+        check_batch(tmp_path, "cs231n", "rnn", require_isolation=True)
