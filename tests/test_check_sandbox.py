@@ -434,3 +434,18 @@ def test_seccomp_allows_threads_and_refuses_processes_exec_sockets_nodes_signals
     thread_ran, *codes = outcome.value.tolist()
     assert thread_ran == 1
     assert codes == [errno.EPERM] * 5, codes
+
+
+def test_a_child_that_stops_reading_cannot_block_the_checker(tmp_path):
+    """A request larger than the pipe's buffer to a child whose os.read never returns: a timeout, not a hang."""
+    src = ("import os, time\nimport numpy as np\n"
+           "def stop():\n    os.read = lambda fd, n: time.sleep(10**6)\n    return np.ones(1)\n"
+           "def echo(x):\n    return x\n")
+    with Sandbox(_write(tmp_path, src), limits=Limits(timeout=1.0)) as sb:
+        assert sb.call("stop", []).ok
+        start = time.monotonic()
+        stuck = sb.call("echo", [np.zeros(10**6)])
+        assert time.monotonic() - start < 3
+        again = sb.call("echo", [np.zeros(10**6)])  # a fresh process
+    assert not stuck.ok and stuck.error["type"] == "Timeout" and "stopped reading" in stuck.error["message"]
+    assert again.ok and again.value.shape == (10**6,)

@@ -47,10 +47,19 @@ class ChannelClosed(Exception):
 
 # ---------------------------------------------------------------------------------------------- framing
 
-def write_frame(fd: int, payload: bytes) -> None:
+def write_frame(fd: int, payload: bytes, deadline: float | None = None) -> None:
+    """Write one frame. With a deadline the descriptor must be non-blocking: a child that stops reading
+    (a hostile one replaces os.read) makes this raise ChannelTimeout instead of blocking the checker."""
     view = memoryview(len(payload).to_bytes(4, "big") + payload)
     while view:
-        view = view[os.write(fd, view):]
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                raise ChannelTimeout
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            continue
 
 
 def pack(header: dict, blobs=()) -> bytes:

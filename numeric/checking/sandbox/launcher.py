@@ -167,6 +167,7 @@ class Sandbox:
         finally:
             os.close(cmd_r)
             os.close(res_w)
+        os.set_blocking(cmd_w, False)  # every write has a deadline (channel.write_frame)
         self._cmd, self._res = cmd_w, res_r
         started = time.monotonic()
         try:
@@ -184,15 +185,16 @@ class Sandbox:
             rlimits.append((resource.RLIMIT_NPROC, lim.max_processes, lim.max_processes))
         setup = {"rlimits": rlimits, "uid": self.lease.uid if self.lease else None,
                  "gid": self.lease.gid if self.lease else None}
+        deadline = time.monotonic() + lim.load_timeout
         try:
             for frame in (json.dumps(setup).encode(), self.program, HARNESS):
-                channel.write_frame(self._cmd, frame)
+                channel.write_frame(self._cmd, frame, deadline)
             config = {"token": self._token, "sys_path": namespaces.view(self.packages)["sys_path"],
                       "blocked_imports": list(self.blocked), "allowable": list(ALLOWABLE),
                       "read_roots": namespaces.view(self.packages)["read_roots"],
                       "unguarded_for_tests": self._unguarded, "argv0": self.prepared.main}
-            channel.write_frame(self._cmd, channel.pack(config))
-        except OSError as exc:
+            channel.write_frame(self._cmd, channel.pack(config), deadline)
+        except (OSError, ChannelTimeout) as exc:
             raise SandboxError(f"the sandbox did not start: {exc} ({self._early_stderr()})") from exc
         ready = self._receive(self.limits.load_timeout, "ready")
         if not ready.ok:
@@ -337,19 +339,25 @@ class Sandbox:
     def _request(self, header: dict, blobs=(), timeout: float = 10.0, expect: str = "call") -> CallOutcome:
         start = time.monotonic()
         try:
-            channel.write_frame(self._cmd, channel.pack(header, blobs))
+            channel.write_frame(self._cmd, channel.pack(header, blobs), start + timeout)
+        except ChannelTimeout:
+            outcome = CallOutcome(False, error=error("Timeout", f"the process stopped reading its input for "
+                                                                f"{timeout:g} s; it was killed"))
+            outcome.seconds = time.monotonic() - start
+            self._died(outcome.error["message"])
+            return outcome
         except OSError:
             self._died("the process died before the call")
             return CallOutcome(False, error=self._death_error())
-        outcome = self._receive(timeout, expect)
+        outcome = self._receive(timeout, expect, deadline=start + timeout)
         outcome.seconds = time.monotonic() - start
         if not outcome.ok and outcome.error["type"] in ("Timeout", "ProcessDied", "ProtocolError"):
             self._died(outcome.error["message"])
         return outcome
 
-    def _receive(self, timeout: float, expect: str) -> CallOutcome:
+    def _receive(self, timeout: float, expect: str, deadline: float | None = None) -> CallOutcome:
         try:
-            payload = channel.read_frame(self._res, time.monotonic() + timeout)
+            payload = channel.read_frame(self._res, deadline or time.monotonic() + timeout)
             reply = channel.decode_reply(payload, self._token, self.generation, expect)
         except ChannelTimeout:
             return CallOutcome(False, error=error("Timeout", f"no answer within {timeout:g} s (an infinite loop? "
