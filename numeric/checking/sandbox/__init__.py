@@ -2,7 +2,8 @@
 
 The trust boundary shows in the file layout:
 
-- parent side (the checker): ``launcher`` (start, limits, budget, restart, cleanup), ``layers`` and one
+- parent side (the checker): ``launcher`` (start, limits, budget, restart), ``cleanup`` (the sweep of
+  leftover processes), ``layers`` and one
   module per OS layer (``user``: a separate unprivileged uid as root; ``namespaces``: bubblewrap and the
   filesystem view; ``seccomp``: the system-call filter), ``channel`` (framing and the strict decoder of
   replies), ``values`` (what the rest of the checker receives);
@@ -13,7 +14,8 @@ DESIGN.md §6 and docs/checking.md ("The sandbox") describe the layers.
 """
 
 from numeric.checking.sandbox.channel import ProtocolError
-from numeric.checking.sandbox.launcher import ALLOWABLE, BLOCKED_IMPORTS, DEFAULT_PACKAGES, Sandbox, sweep
+from numeric.checking.sandbox.cleanup import sweep
+from numeric.checking.sandbox.launcher import ALLOWABLE, BLOCKED_IMPORTS, DEFAULT_PACKAGES, Sandbox
 from numeric.checking.sandbox.layers import missing_os_layers
 from numeric.checking.sandbox.layers import report as isolation_report
 from numeric.checking.sandbox.values import CallOutcome, Handle, Limits, Other, SandboxError

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from numeric.checking.loading import Prepared
 from numeric.checking.sandbox import channel, layers, namespaces, seccomp, user
+from numeric.checking.sandbox.cleanup import sweep
 from numeric.checking.sandbox.channel import ChannelClosed, ChannelTimeout, ProtocolError, StaleHandle
 from numeric.checking.sandbox.values import CallOutcome, Limits, SandboxError, error
 
@@ -100,8 +101,7 @@ class Sandbox:
     # ------------------------------------------------------------ layers
 
     def _choose_layers(self) -> None:
-        found = {layer.name: layer for layer in layers.layers(self.packages, self.limits)}
-        self.isolation = [layer.describe() for layer in found.values()]
+        self.isolation = layers.report(self.packages, self.limits)
         state = {d["layer"]: d for d in self.isolation}
         self.lease = None
         if state["separate user"]["in_force"]:
@@ -390,44 +390,6 @@ def _differs(sent, back) -> bool:
         return channel.differs(sent, back)
     except Exception:  # noqa: BLE001 - an odd value that cannot be compared did change
         return True
-
-
-def sweep(marker: str, session: int | None = None) -> list[int]:
-    """SIGKILL every process in ``session`` or carrying ``BPTT_SANDBOX=marker`` in its environment.
-
-    Returns:
-        the pids signalled (the caller's own process is never among them).
-    """
-    me, killed = os.getpid(), []
-    needle = f"BPTT_SANDBOX={marker}".encode()
-    for _round in range(5):  # a fork loop may create processes while we sweep: repeat until none left
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == me:
-                continue
-            pid = int(entry)
-            try:
-                with open(f"/proc/{pid}/stat", "rb") as f:
-                    if f.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
-                        continue  # a zombie is already dead; its parent reaps it
-                if session is not None and os.getsid(pid) == session:
-                    found.append(pid)
-                    continue
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    if needle in f.read().split(b"\0"):
-                        found.append(pid)
-            except (OSError, ProcessLookupError):
-                continue
-        if not found:
-            break
-        for pid in found:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.01)
-    return killed
 
 
 def _describe_exit(code: int | None) -> str:
