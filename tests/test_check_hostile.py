@@ -286,3 +286,20 @@ def test_require_isolation_refuses_a_batch_at_once(tmp_path, monkeypatch):
     (tmp_path / "a.py").write_text(BASE)
     with pytest.raises(CheckUsageError, match="namespaces"):
         check_batch(tmp_path, "cs231n", "rnn", require_isolation=True)
+
+
+@needs_isolation
+@pytest.mark.parametrize("name", ["kill_parent", "fork_exec", "raw_bytes"])
+def test_hostile_submission_through_bptt_check(tmp_path, name):
+    """The same attacks through the command line, as a grading platform runs it: exit 1, the JSON written."""
+    import subprocess
+    import sys
+    attack = Attack(tmp_path, name)
+    out = tmp_path / "report.json"
+    proc = subprocess.run([sys.executable, "-m", "reports.cli", "check", str(attack.path), "--convention", "cs231n",
+                           "--model", "rnn", "--no-numerical", "--timeout", "3", "--json", str(out)],
+                          capture_output=True, timeout=120, cwd=Path(__file__).parents[1])
+    assert proc.returncode == 1, proc.stderr.decode()[-2000:]
+    data = json.loads(out.read_text())
+    assert data["passed"] is False and all(layer["in_force"] for layer in data["isolation"])
+    assert attack.escaped_files() == [] and attack.leftover_processes() == []
