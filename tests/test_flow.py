@@ -1,0 +1,120 @@
+"""`bptt flow`: Jacobian products against independent computations, the bound, and the LSTM's memory."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from numeric import flow, models
+from reports.cli import main
+from reports.flow_analysis import measure_flow
+from reports.recurrence import load_recurrence
+
+CELLS = ["rnn", "lstm", "lstm-peephole", "gru", "gru-reset-after",
+         "derive/cells/examples/elman-course.cell", "derive/cells/examples/mgu.cell"]
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "lstm-peephole", "gru", "gru-reset-after"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_closed_form_local_jacobians_equal_the_complex_step(name, seed):
+    """The hand-derived ∂s_t/∂s_{t−1} against forward-mode differentiation of the hand-written forward pass."""
+    m = models.get(name)
+    rng = np.random.default_rng(seed)
+    params = m.init_params(3, 5, 4, rng=rng)
+    for p in ("p_f", "p_i", "p_q"):  # peepholes nonzero, so their terms are exercised
+        if p in params:
+            params[p] = 3 * params[p]
+    xs = rng.standard_normal((7, 3, 1))
+    state0 = {k: 0.5 * rng.standard_normal(s) for k, s in m.initial_state_shapes(5, 4, 1).items()}
+    closed = flow.analytic_jacobians(name, params, m.forward(params, xs, **state0))
+    stepped = flow.complex_step_jacobians(flow.model_runner(m), params, xs, state0)
+    assert closed.shape == (7, 5 * len(state0), 5 * len(state0))
+    assert flow.relative_error(closed, stepped) < 1e-13
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("factor", [0.5, 2.0])
+def test_products_agree_with_complex_step_and_bptt_of_the_generated_code(cell, factor):
+    run = measure_flow(load_recurrence(cell), D=3, H=6, K=4, T=20, init="xavier", seed=2, factor=factor,
+                       check_lags=(1, 7, 20))
+    assert run.passed, run.checks
+    assert max(run.checks["complex step"].values()) <= 1e-10
+    assert max(run.checks["BPTT"].values()) <= 1e-10
+    resolved = run.checks["central differences"]
+    assert resolved and max(resolved.values()) <= 1e-5  # central differences where they can resolve the norm
+
+
+@pytest.mark.parametrize("init", ["xavier", "orthogonal", "normal"])
+@pytest.mark.parametrize("norm", [0.5, 0.8, 0.95])
+def test_rnn_never_exceeds_the_bound_and_decays_geometrically(init, norm):
+    """Small scales (γ‖V‖₂ < 1): ‖∂h_T/∂h_k‖₂ ≤ (γ‖V‖₂)^{T−k}, shrinking by at least γ‖V‖₂ each step."""
+    kw = dict(D=4, H=16, K=4, T=40, init=init, seed=0, check_lags=(1,))
+    unscaled = measure_flow(load_recurrence("rnn"), **kw).flow.norm_V
+    f = measure_flow(load_recurrence("rnn"), factor=norm / unscaled, **kw).flow
+    assert f.norm_V == pytest.approx(norm)
+    assert f.gamma == 1.0 and f.gamma * f.norm_V < 1, f.norm_V
+    assert np.all(f.spectral <= f.bound * (1 + 1e-12))
+    steps = f.spectral[1:] / f.spectral[:-1]
+    assert np.all(steps <= f.gamma * f.norm_V * (1 + 1e-12))  # submultiplicativity, step by step
+    slope = np.polyfit(f.lags[5:], np.log(f.spectral[5:]), 1)[0]
+    assert slope < np.log(f.gamma * f.norm_V)  # geometric: a straight line on a log scale, below the bound
+
+
+def test_lstm_with_forget_bias_keeps_the_gradient_orders_of_magnitude_above_the_rnn():
+    """At lag 50, same size and scale, the LSTM's ‖∂E_T/∂h_k‖ is ≥ 1e6 times the RNN's."""
+    kw = dict(D=8, H=32, K=8, T=60, init="xavier", seed=0, factor=0.5, check_lags=(1,))
+    rnn = measure_flow(load_recurrence("rnn"), **kw).flow
+    lstm = measure_flow(load_recurrence("lstm"), forget_bias=1.0, **kw).flow
+    assert lstm.dE_dh[50] > 1e6 * rnn.dE_dh[50], (lstm.dE_dh[50], rnn.dE_dh[50])
+    assert lstm.carry[50] > 1e-9  # the forget gates σ(≈1) ≈ 0.73 keep a product ~0.73^50
+
+
+def test_sigmoid_elman_cell_uses_gamma_one_quarter(tmp_path):
+    cell = tmp_path / "sig.cell"
+    text = open("derive/cells/rnn.cell").read().replace("cell rnn", "cell sig").replace("h = tanh(a)",
+                                                                                       "h = sigmoid(a)")
+    cell.write_text(text)
+    rec = load_recurrence(str(cell))
+    assert rec.elman == ("V", 0.25)
+    f = measure_flow(rec, D=3, H=8, K=3, T=15, init="xavier", seed=1, factor=2.0).flow
+    assert np.all(f.spectral <= f.bound * (1 + 1e-12))
+
+
+def test_cli_json_and_plot(tmp_path, capsys):
+    plot = tmp_path / "flow.png"
+    code = main(["flow", "rnn", "--models", "lstm", "--scale", "0.5,1", "--T", "12", "--H", "6",
+                 "--json", "--plot", str(plot)])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["passed"]
+    assert [(r["model"], r["scale"]) for r in doc["runs"]] == [("rnn", 0.5), ("rnn", 1.0), ("lstm", 0.5),
+                                                               ("lstm", 1.0)]
+    rnn = doc["runs"][0]
+    assert len(rnn["spectral"]) == 13 and rnn["bound"][3] == pytest.approx((rnn["gamma"] * rnn["norm_V"]) ** 3)
+    assert doc["runs"][2]["bound"] is None and doc["runs"][2]["carry"] is not None
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 20_000
+
+
+def test_cli_table(capsys):
+    assert main(["flow", "gru", "--radius", "0.9", "--T", "10", "--H", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "‖∂E_T/∂h_k‖₂" in out and "Π gate" in out and "ρ=0.9" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["flow"], "expected MODEL|CELLFILE or --models"),
+    (["flow", "nosuch.cell"], "nosuch.cell"),
+    (["flow", "jordan"], "Jordan feeds back"),
+    (["flow", "rnn", "--scale", "1", "--radius", "1"], "expected one of them"),
+    (["flow", "rnn", "--plot", "x.pdf"], "expected a .png or .svg"),
+])
+def test_cli_unusable_input(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_bad_scale_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["flow", "rnn", "--scale", "0,x"])
+    assert exc.value.code == 2
