@@ -45,7 +45,7 @@ class History:
 
 def train(loss_and_grads: Callable, params: dict[str, np.ndarray], next_batch: Callable, optimizer: Optimizer,
           steps: int, *, clip_norm_at: float | None = None, clip_value_at: float | None = None,
-          on_step: Callable[[int, History], None] | None = None) -> History:
+          on_step: Callable[[int, History], None] | None = None, explode_factor: float = 10.0) -> History:
     """Run ``steps`` updates of ``params`` (in place).
 
     Args:
@@ -56,9 +56,12 @@ def train(loss_and_grads: Callable, params: dict[str, np.ndarray], next_batch: C
         optimizer: an :class:`~numeric.training.optim.Optimizer`.
         clip_norm_at, clip_value_at: clip the gradient norm / every entry (None: no clipping).
         on_step: called after every step with (step, history), for progress reports.
+        explode_factor: the run has diverged when the loss exceeds this multiple of the first step's loss
+            (a tanh network's loss can grow into the hundreds without ever overflowing to inf).
 
     Returns:
-        :class:`History`. A non-finite loss or gradient stops the run (``diverged_at``).
+        :class:`History`. A non-finite loss, gradient or weight, or an exploded loss, stops the run
+        (``diverged_at``: the step).
     """
     history = History()
     final = None
@@ -72,7 +75,8 @@ def train(loss_and_grads: Callable, params: dict[str, np.ndarray], next_batch: C
         norm = global_norm(grads)
         loss = float(E) / count
         history.tokens += xs.shape[0] * xs.shape[2]  # steps processed (every input, masked or not)
-        if not (np.isfinite(loss) and np.isfinite(norm)):
+        exploded = bool(history.loss) and loss > explode_factor * history.loss[0]
+        if not (np.isfinite(loss) and np.isfinite(norm)) or exploded:
             history.loss.append(loss)
             history.grad_norm.append(norm)
             history.clipped.append(False)

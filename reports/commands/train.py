@@ -142,8 +142,9 @@ def _report(result, written) -> None:
     print(f"{result.model}: {len(h.loss)} steps, {s['optimizer']} lr {s['lr']:g}, clip-norm {s['clip_norm']}, "
           f"clip-value {s['clip_value']}, init {s['init']}, hidden {s['hidden']}, seed {s['seed']}")
     if h.diverged_at is not None:
-        print(f"DIVERGED at step {h.diverged_at}: the loss or the weights became non-finite "
-              f"(largest gradient norm {max(h.grad_norm):.3g}); try --clip-norm or a smaller --lr")
+        print(f"DIVERGED at step {h.diverged_at}: loss {h.loss[-1]:.4g} (first step {h.loss[0]:.4g}; diverged means "
+              f"non-finite or above 10× the first loss), largest gradient norm {max(h.grad_norm):.3g}; "
+              "try --clip-norm or a smaller --lr")
     print(f"{h.tokens_per_second:,.0f} tokens/s ({h.tokens:,} loss terms in {h.seconds:.1f} s)")
     if result.kind == "lm":
         ratio = n["final_loss"] / n["unigram_entropy"]
