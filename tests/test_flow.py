@@ -118,3 +118,35 @@ def test_cli_bad_scale_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["flow", "rnn", "--scale", "0,x"])
     assert exc.value.code == 2
+
+
+# ---- the derivation explains it ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cell, gamma_text", [("rnn", "(‖V‖₂)^(3−k)"), ("sigmoid", "(1/4 ‖V‖₂)^(3−k)")])
+def test_derivation_has_the_norm_bound(cell, gamma_text, tmp_path):
+    from derive import derivation
+    from derive.cellfile import load
+
+    if cell == "sigmoid":
+        path = tmp_path / "sig.cell"
+        path.write_text(open("derive/cells/rnn.cell").read().replace("cell rnn", "cell sig")
+                        .replace("h = tanh(a)", "h = sigmoid(a)"))
+        cell = str(path)
+    steps = derivation.derive(load(cell)).steps
+    rules = [s.rule for s in steps]
+    product = rules.index("chain rule through time")
+    assert rules[product + 1] == "norm bound"
+    bound = steps[product + 1]
+    derivative = "hⱼ ⊙ (1 − hⱼ)" if gamma_text.startswith("(1/4") else "1 − hⱼ²"
+    assert bound.text() == f"‖∂h₃/∂hₖ‖₂ ≤ Π_{{j=k+1..3}} ‖diag({derivative})‖₂ ‖V‖₂ ≤ {gamma_text}"
+    assert r"\leq" in bound.latex() and r"\right\|_{2}" in bound.latex()
+
+
+def test_lstm_derivation_carries_the_memory_through_diag_f():
+    from derive import derivation
+    from derive.cellfile import load
+
+    steps = derivation.derive(load("lstm")).steps
+    carry = [s for s in steps if s.rule == "carry through time"]
+    assert len(carry) == 1 and carry[0].text() == "∂c_{T}/∂cₖ = Π_{j=k+1..T} diag(fⱼ)"
+    assert not any(s.rule == "norm bound" for s in steps)  # no single V: the Elman bound does not apply
