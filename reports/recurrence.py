@@ -11,7 +11,7 @@ its parameters, and its generated module seen as plain callables (``numeric`` ta
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,7 +44,6 @@ class Recurrence:
     forget_biases: tuple[str, ...]
     elman: tuple[str, float] | None
     hand_written: object | None = None
-    final_state: dict = field(default_factory=dict)
 
     @property
     def state_names(self) -> tuple[str, ...]:

@@ -80,7 +80,7 @@ def test_targets_below_minus_one_are_rejected():
 
 # ---- optimizers and clipping ---------------------------------------------------------------------------
 
-from numeric.training import corpus, loop, optim, tasks  # noqa: E402
+from numeric.training import corpus, optim, tasks  # noqa: E402
 from numeric.training.init import initialise, orthogonal, scale_recurrent, xavier  # noqa: E402
 
 
@@ -294,3 +294,18 @@ def test_cli_train_unusable_input(argv, message, capsys):
 
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_rmsprop_and_adam_beat_sgd_at_equal_steps():
+    """LSTM, H 32, 300 steps, each optimizer at its default learning rate (docs/flow.md has the full-size run)."""
+    from reports.recurrence import load_recurrence
+    from reports.training_run import Settings, train_language_model
+
+    text = corpus.arithmetic_corpus(n_lines=1000)
+    final = {}
+    for name in ("sgd", "rmsprop", "adam"):
+        r = train_language_model(load_recurrence("lstm"), text, Settings(optimizer=name, hidden=32, batch=16,
+                                                                         seq_len=25, steps=300), sample_chars=0)
+        final[name] = r.numbers["final_loss"]
+    assert final["rmsprop"] < final["sgd"] and final["adam"] < final["sgd"], final
