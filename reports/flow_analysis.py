@@ -69,6 +69,10 @@ def measure_flow(rec: Recurrence, *, D: int, H: int, K: int, T: int, init: str, 
     if "h0" not in rec.state_names:
         raise ValueError(f"{rec.name}: bptt flow measures ∂h_T/∂h_k, but this cell's state is "
                          f"{', '.join(rec.state_names)} (Jordan feeds back ô)")
+    if rec.state_names[0] != "h0" or "W" not in rec.cell.param_names:
+        raise ValueError(f"{rec.name}: bptt flow expects the hidden state h declared first and the output "
+                         f"layer z = W h (+ c); got states {', '.join(rec.state_names)} and parameters "
+                         f"{', '.join(rec.cell.param_names)}")
     rng = np.random.default_rng(seed)
     xs = rng.standard_normal((T, D, 1))
     target = int(rng.integers(K))
@@ -99,7 +103,7 @@ def measure_flow(rec: Recurrence, *, D: int, H: int, K: int, T: int, init: str, 
 
 
 def cross_check(rec: Recurrence, params, xs, state0, states, target: int, result: nflow.Flow,
-                            lags: tuple[int, ...]) -> dict[str, dict[int, float]]:
+                lags: tuple[int, ...]) -> dict[str, dict[int, float]]:
     """Relative errors of the products against independent computations, by lag (see the module doc)."""
     T = xs.shape[0]
     H = state0["h0"].shape[0]

@@ -150,3 +150,23 @@ def test_lstm_derivation_carries_the_memory_through_diag_f():
     carry = [s for s in steps if s.rule == "carry through time"]
     assert len(carry) == 1 and carry[0].text() == "∂c_{T}/∂cₖ = Π_{j=k+1..T} diag(fⱼ)"
     assert not any(s.rule == "norm bound" for s in steps)  # no single V: the Elman bound does not apply
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None)
+@given(name=st.sampled_from(["rnn", "lstm", "gru", "gru-reset-after"]), H=st.integers(1, 6), D=st.integers(1, 4),
+       T=st.integers(1, 8), seed=st.integers(0, 10_000))
+def test_products_equal_the_complex_step_over_the_whole_lag_at_random_sizes(name, H, D, T, seed):
+    m = models.get(name)
+    rng = np.random.default_rng(seed)
+    params = m.init_params(D, H, 3, rng=rng)
+    xs = rng.standard_normal((T, D, 1))
+    state0 = {k: rng.standard_normal(s) for k, s in m.initial_state_shapes(H, 3, 1).items()}
+    J = flow.analytic_jacobians(name, params, m.forward(params, xs, **state0))
+    f = flow.measure(J, np.zeros(J.shape[1]), H)
+    run = flow.model_runner(m)
+    for k in (0, T - 1):
+        direct = flow.jacobian_over_lag(run, params, xs, state0, k)
+        assert flow.relative_error(f.products[T - k][:H, :H], direct) < 1e-12

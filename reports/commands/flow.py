@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -12,7 +13,6 @@ SHOWN_LAGS = (0, 1, 2, 5, 10, 20, 30, 40, 50, 75, 100, 150, 200)
 
 
 def _floats(text: str) -> list[float]:
-    import argparse
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
