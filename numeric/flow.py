@@ -249,7 +249,7 @@ def measure(jacobians: np.ndarray, dE_dsT: np.ndarray, H: int, *, carry_gates: n
 # ---- direct computations over a whole lag, for the cross-checks -----------------------------------------
 
 
-def _from_step(run: Run, params, xs, states: Mapping[str, np.ndarray], state0, k: int) -> dict:
+def _from_step(states: Mapping[str, np.ndarray], state0, k: int) -> dict:
     """The states s_k (column 0) as initial states: s_0 from state0, else from the trajectory."""
     if k == 0:
         return {n: v[:, :1] for n, v in state0.items()}
@@ -262,7 +262,7 @@ def jacobian_over_lag(run: Run, params, xs, state0, k: int, h: float = 1e-30) ->
     Other states at k (c_k) are held fixed, as in :func:`measure`. Returns (H, H).
     """
     states = run(params, xs[..., :1], {n: v[:, :1] for n, v in state0.items()})
-    start = _from_step(run, params, xs, states, state0, k)
+    start = _from_step(states, state0, k)
     H = start["h0"].shape[0]
     probe = {n: np.repeat(v, H, axis=1).astype(complex) for n, v in start.items()}
     probe["h0"] = probe["h0"] + 1j * h * np.eye(H)
@@ -273,7 +273,7 @@ def jacobian_over_lag(run: Run, params, xs, state0, k: int, h: float = 1e-30) ->
 def finite_difference_over_lag(run: Run, params, xs, state0, k: int, eps: float = 1e-6) -> np.ndarray:
     """∂h_T/∂h_k by central differences of the forward pass over steps k+1 … T (column 0). Returns (H, H)."""
     states = run(params, xs[..., :1], {n: v[:, :1] for n, v in state0.items()})
-    start = _from_step(run, params, xs, states, state0, k)
+    start = _from_step(states, state0, k)
     H = start["h0"].shape[0]
     copies = {n: np.repeat(v, 2 * H, axis=1) for n, v in start.items()}
     copies["h0"] = copies["h0"] + eps * np.concatenate([np.eye(H), -np.eye(H)], axis=1)
