@@ -65,7 +65,22 @@ def _optimizer(s: Settings) -> Optimizer:
     return Optimizer(s.optimizer, s.lr)
 
 
-def train_language_model(rec: Recurrence, text: str, s: Settings, on_step=None, sample_chars: int = 200) -> Result:
+def checkpointing(on_step, params: dict, settings: Settings, out: Path | None, every: int | None):
+    """``on_step`` that also writes ``out/checkpoint-<step>.npz`` every ``every`` steps (params + settings)."""
+    if not every or out is None:
+        return on_step
+
+    def step(n, history):
+        if on_step is not None:
+            on_step(n, history)
+        if (n + 1) % every == 0:
+            out.mkdir(parents=True, exist_ok=True)
+            np.savez(out / f"checkpoint-{n + 1}.npz", **params, settings=json.dumps(vars(settings)))
+    return step
+
+
+def train_language_model(rec: Recurrence, text: str, s: Settings, on_step=None, sample_chars: int = 200,
+                         out: Path | None = None, checkpoint_every: int | None = None) -> Result:
     """Train on ``text`` (character ids, B streams, chunks of ``seq_len`` steps, state carried across chunks)."""
     vocab = corpus.Vocabulary.of(text)
     ids = vocab.encode(text)
@@ -79,6 +94,7 @@ def train_language_model(rec: Recurrence, text: str, s: Settings, on_step=None, 
         return corpus.one_hot(inputs, V), targets, state
 
     optimizer = _optimizer(s)
+    on_step = checkpointing(on_step, params, s, out, checkpoint_every)
     with threadpool_limits(limits=1):  # one BLAS thread: small matrices, and the machine is shared
         history = loop.train(rec.loss_and_grads, params, next_batch, optimizer, s.steps,
                              clip_norm_at=s.clip_norm, clip_value_at=s.clip_value, on_step=on_step)
@@ -106,7 +122,8 @@ def _sample(rec: Recurrence, params, vocab: corpus.Vocabulary, n: int, H: int, s
     return "".join(out)
 
 
-def train_task(rec: Recurrence, task: str, lag: int, s: Settings, on_step=None, eval_batch: int = 1000) -> Result:
+def train_task(rec: Recurrence, task: str, lag: int, s: Settings, on_step=None, eval_batch: int = 1000,
+               out: Path | None = None, checkpoint_every: int | None = None) -> Result:
     """Train on fresh batches of ``task`` (full BPTT over each sequence) and measure held-out accuracy."""
     D, K = tasks.sizes(task)
     params = _params(rec, D, K, s)
@@ -117,6 +134,7 @@ def train_task(rec: Recurrence, task: str, lag: int, s: Settings, on_step=None, 
         return b.xs, b.targets, rec.zero_states(D, s.hidden, K, s.batch)
 
     optimizer = _optimizer(s)
+    on_step = checkpointing(on_step, params, s, out, checkpoint_every)
     with threadpool_limits(limits=1):
         history = loop.train(rec.loss_and_grads, params, next_batch, optimizer, s.steps,
                              clip_norm_at=s.clip_norm, clip_value_at=s.clip_value, on_step=on_step)

@@ -271,7 +271,8 @@ def test_cli_train_writes_curves_checkpoint_history_and_sample(tmp_path, capsys)
     data.write_text("the cat sat on the mat. " * 40, encoding="utf-8")
     out = tmp_path / "run"
     code = main(["train", "gru", "--data", str(data), "--hidden", "8", "--batch", "4", "--seq-len", "10",
-                 "--steps", "20", "--sample", "30", "--out", str(out), "--clip-value", "1"])
+                 "--steps", "20", "--sample", "30", "--out", str(out), "--clip-value", "1",
+                 "--checkpoint-every", "8"])
     text = capsys.readouterr().out
     assert code == 0, text
     assert "tokens/s" in text and "unigram entropy" in text and "sample:" in text
@@ -280,6 +281,7 @@ def test_cli_train_writes_curves_checkpoint_history_and_sample(tmp_path, capsys)
     with np.load(out / "checkpoint.npz") as ckpt:
         assert ckpt["V_g"].shape == (8, 8) and json.loads(str(ckpt["settings"]))["hidden"] == 8
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in out.glob("checkpoint-*.npz")) == ["checkpoint-16.npz", "checkpoint-8.npz"]
     assert len((out / "sample.txt").read_text(encoding="utf-8")) == 30
 
 
@@ -288,6 +290,7 @@ def test_cli_train_writes_curves_checkpoint_history_and_sample(tmp_path, capsys)
     (["train", "rnn", "--task", "copy", "--data", "x.txt"], "expected one of them"),
     (["train", "jordan", "--steps", "1"], "carries the hidden state h"),
     (["train", "nosuch.cell"], "nosuch.cell"),
+    (["train", "rnn", "--checkpoint-every", "5"], "expected --out DIR"),
 ])
 def test_cli_train_unusable_input(argv, message, capsys):
     from reports.cli import main

@@ -59,6 +59,8 @@ def add_parser(sub) -> None:
     p.add_argument("--sample", type=int, default=300, metavar="N", help="characters to sample at the end")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="write history.json, curves.png, checkpoint.npz, sample.txt here")
+    p.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="N",
+                   help="also write --out DIR/checkpoint-<step>.npz every N steps")
     p.add_argument("--json", action="store_true", help="print the result as JSON (no progress bar)")
     p.set_defaults(run=run)
 
@@ -73,6 +75,9 @@ def run(args) -> int:
         raise UsageError("--task and --data: expected one of them (a task makes its own data)")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UsageError(f"--out {args.out}: expected a directory, got a file")
+    if args.checkpoint_every and not args.out:
+        raise UsageError("--checkpoint-every: expected --out DIR as well (where the checkpoints go)")
+    out = Path(args.out) if args.out else None
     try:
         rec = load_recurrence(args.cell)
     except CellError as err:
@@ -88,13 +93,15 @@ def run(args) -> int:
     try:
         with progress:
             if args.task:
-                result = train_task(rec, args.task, args.lag, settings, on_step)
+                result = train_task(rec, args.task, args.lag, settings, on_step, out=out,
+                                    checkpoint_every=args.checkpoint_every)
             else:
                 text = read_text(args.data) if args.data else arithmetic_corpus(seed=args.seed)
-                result = train_language_model(rec, text, settings, on_step, sample_chars=args.sample)
+                result = train_language_model(rec, text, settings, on_step, sample_chars=args.sample, out=out,
+                                              checkpoint_every=args.checkpoint_every)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    written = save_outputs(result, Path(args.out)) if args.out else []
+    written = save_outputs(result, out) if out else []
     if args.json:
         doc = result.as_dict()
         print(json.dumps(doc))
