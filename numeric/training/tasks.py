@@ -3,7 +3,8 @@
 - ``copy``: three symbols, then L blanks and a go marker; the targets are the three symbols, in order.
 - ``adding`` (as classification): digits 0–9 with two of them marked, both at least L steps before the end;
   the target of the last step is their sum (19 classes).
-- ``temporal-order`` (Hochreiter & Schmidhuber 1997, task 6a): distractors a–d with X or Y at two early
+- ``temporal-order`` (a variant of Hochreiter & Schmidhuber 1997, task 6a, without the start and end
+  symbols and with both relevant symbols in the first 5 steps): distractors a–d with X or Y at two early
   positions; the last step's target is the order XX, XY, YX or YY (4 classes).
 
 Each generator returns one-hot inputs (T, D, B), targets (T, B) and the chance accuracy of guessing the
