@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import ast
+import re
+import tempfile
 import time
 from pathlib import Path
 
 from numeric.checking import conventions
 from numeric.checking.conventions import CheckUsageError
-from numeric.checking.results import CheckReport
+from numeric.checking.loading import Prepared, SubmissionError, prepare
+from numeric.checking.results import CheckReport, TestResult
 from numeric.checking.runner import run_cases
 from numeric.checking.sandbox import ALLOWABLE, Limits, Sandbox
 
 
 def check(submission: str | Path, convention: str, models: tuple[str, ...] | str | None = None, *,
           adapter: str | Path | None = None, allow_imports: tuple[str, ...] = (), timeout: float = 10.0,
-          memory_mb: int = 1024, numerical: bool = True) -> CheckReport:
+          memory_mb: int = 1024, numerical: bool = True, load: str | None = None,
+          with_files: tuple[str | Path, ...] = ()) -> CheckReport:
     """Check ``submission`` under ``convention``; never raises for anything the submission does.
 
     Args:
@@ -27,6 +31,8 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
         timeout: seconds per call (import time gets twice as much).
         memory_mb: address-space limit of the submission's process.
         numerical: also compute the usual numerical-gradient number (central differences).
+        load: "module" or "defs" (imports, definitions and constants only; default: the convention's).
+        with_files: helper files shipped next to the submission (``from rnn_utils import *``).
 
     Raises:
         CheckUsageError: missing file, unknown convention/model, adapter problems: the checker's usage
@@ -52,13 +58,45 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
         models = _models(conv, models)
     cases = conventions.cases(convention, models, str(adapter) if adapter else None)
     report = CheckReport(str(path), convention, ",".join(models))
+    try:
+        prepared = prepare(path, load or ("defs" if conv.load_mode == "library" else conv.load_mode),
+                           tuple(with_files))
+    except SubmissionError as err:  # the student's file, not the checker's usage: every test fails
+        report.load_error = str(err)
+        report.tests = [TestResult(c.name, passed=False, errors=[f"{c.name}: not run, the submission could "
+                                                                 f"not be loaded: {err}"]) for c in cases]
+        report.seconds = time.monotonic() - start
+        return report
+    report.notes.extend(prepared.notes)
     limits = Limits(timeout=timeout, load_timeout=2 * timeout, memory_mb=memory_mb)
-    with Sandbox(path, mode=conv.load_mode, adapter=str(adapter) if adapter else None,
-                 allow_imports=tuple(allow_imports), limits=limits) as sandbox:
-        run_cases(cases, sandbox, report, numerical=numerical)
+    with tempfile.TemporaryDirectory(prefix="bptt-prepared-") as folder:
+        # until Sandbox ships Prepared itself: the main file as prepared ("statements" = the child's
+        # library mode); the --with files are validated but not shipped by this bridge
+        shipped = Path(folder) / prepared.main
+        shipped.write_bytes(prepared.files[prepared.main])
+        with Sandbox(shipped, mode="library" if prepared.mode == "statements" else "module",
+                     adapter=str(adapter) if adapter else None,
+                     allow_imports=tuple(allow_imports), limits=limits) as sandbox:
+            run_cases(cases, sandbox, report, numerical=numerical)
     report.stdout, report.stderr = sandbox.stdout, sandbox.stderr
+    if prepared.cells:
+        _point_at_cells(report, prepared)
     report.seconds = time.monotonic() - start
     return report
+
+
+def _point_at_cells(report: CheckReport, prepared: Prepared) -> None:
+    """'rnn.py, line 57' → 'rnn.py, line 57 (notebook cell 9, line 3)' in the load error and test errors."""
+    pattern = re.compile(re.escape(prepared.main) + r", line (\d+)")
+
+    def add_cell(match):
+        cell = prepared.locate(int(match.group(1)))
+        return match.group(0) + (f" (notebook {cell})" if cell else "")
+
+    if report.load_error:
+        report.load_error = pattern.sub(add_cell, report.load_error)
+    for test in report.tests:
+        test.errors = [pattern.sub(add_cell, e) for e in test.errors]
 
 
 def _models(conv, models) -> tuple[str, ...]:
