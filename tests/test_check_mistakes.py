@@ -93,38 +93,41 @@ def test_planted_mistake_fails_and_is_named(tmp_path, example, convention, model
     assert mistake in tops, f"planted {mistake}, diagnosed {[(t.name, t.diagnosis) for t in failed]}"
 
 
-@pytest.mark.parametrize("name", ["rnn", "lstm"])
+@pytest.mark.parametrize("name", mistakes.MODELS)
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("truncate", [None, 1, 3])
+@pytest.mark.parametrize("truncate", [None, 2, 3])
 def test_engine_without_mistake_is_the_reference(name, bias, truncate):
     rng = np.random.default_rng(7)
     m = models.get(name, bias=bias)
     params = m.init_params(3, 4, 5, rng=rng)
     xs, targets = rng.standard_normal((6, 3, 2)), rng.integers(0, 5, (6, 2))
     h0 = rng.standard_normal((4, 2))
-    c0 = rng.standard_normal((4, 2)) if name == "lstm" else None
+    c0 = rng.standard_normal((4, 2)) if name.startswith("lstm") else None
     states = {"c0": c0} if c0 is not None else {}
     E, grads = m.loss_and_grads(params, xs, targets, h0=h0, truncate=truncate, **states)
-    variant = mistakes.Variant("truncated-bptt", "", (("trunc", truncate),)) if truncate else None
+    variant = next(v for v in mistakes.variants(name, 6, False)
+                   if v.label == f"each loss term goes back at most {truncate} steps") if truncate else None
     got = mistakes.run(name, params, xs, h0, c0, targets=targets, variant=variant)
     assert abs(float(got["E"]) - float(E)) < 1e-12
     for key, value in grads.items():
         np.testing.assert_allclose(got[key], value, rtol=1e-10, atol=1e-13, err_msg=key)
 
 
-@pytest.mark.parametrize("name", ["rnn", "lstm"])
+@pytest.mark.parametrize("name", mistakes.MODELS)
 def test_every_engine_variant_changes_something(name):
     rng = np.random.default_rng(3)
     m = models.get(name)
     params = m.init_params(3, 4, 5, rng=rng)
     xs, h0 = rng.standard_normal((6, 3, 2)), rng.standard_normal((4, 2))
-    c0 = rng.standard_normal((4, 2)) if name == "lstm" else None
-    dhs, dcl = 30 * rng.standard_normal((6, 4, 2)), (rng.standard_normal((4, 2)) if name == "lstm" else None)
-    base = mistakes.run(name, params, xs, h0, c0, dhs=dhs, dc_last=dcl)
-    for variant in mistakes.engine_variants(name, 6, upstream=True):
-        if variant.get("clip_next"):
-            continue  # a clipping threshold only bites on large enough gradients
-        got = mistakes.run(name, params, xs, h0, c0, dhs=dhs, dc_last=dcl, variant=variant)
+    c0 = rng.standard_normal((4, 2)) if name.startswith("lstm") else None
+    dhs = 30 * rng.standard_normal((6, 4, 2))
+    dcl = rng.standard_normal((4, 2)) if name.startswith("lstm") else None
+    big = 100 * dhs  # a clipping threshold only bites on large enough gradients
+    bases = [mistakes.run(name, params, xs, h0, c0, dhs=d, dc_last=dcl) for d in (dhs, big)]
+    for variant in mistakes.variants(name, 6, upstream=True):
+        clip = variant.mistake == "clipping-in-backward"
+        got = mistakes.run(name, params, xs, h0, c0, dhs=big if clip else dhs, dc_last=dcl, variant=variant)
+        base = bases[clip]
         assert any(got[k].shape != base[k].shape or not np.allclose(got[k], base[k]) for k in base), variant
 
 
@@ -137,15 +140,15 @@ def test_every_documented_identifier_has_a_description():
 
 
 @settings(max_examples=25, deadline=None)
-@given(name=st.sampled_from(["rnn", "lstm"]), T=st.integers(1, 6), D=st.integers(1, 4), H=st.integers(1, 4),
+@given(name=st.sampled_from(mistakes.MODELS), T=st.integers(1, 6), D=st.integers(1, 4), H=st.integers(1, 4),
        B=st.integers(1, 3), seed=st.integers(0, 2**16))
 def test_engine_matches_the_reference_backward_on_random_sizes(name, T, D, H, B, seed):
     rng = np.random.default_rng(seed)
     m = models.get(name)
     params = m.init_params(D, H, 2, rng=rng)
     xs, h0, dhs = rng.standard_normal((T, D, B)), rng.standard_normal((H, B)), rng.standard_normal((T, H, B))
-    c0 = rng.standard_normal((H, B)) if name == "lstm" else None
-    dcl = rng.standard_normal((H, B)) if name == "lstm" else None
+    c0 = rng.standard_normal((H, B)) if name.startswith("lstm") else None
+    dcl = rng.standard_normal((H, B)) if name.startswith("lstm") else None
     tape = m.forward(params, xs, h0=h0, **({"c0": c0} if c0 is not None else {}))
     want = m.backward(params, tape, dhs, dc_last=dcl)
     got = mistakes.run(name, params, xs, h0, c0, dhs=dhs, dc_last=dcl)
