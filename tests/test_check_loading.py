@@ -369,3 +369,45 @@ def test_notebook_and_helper_share_the_main_name_check(tmp_path):
     other.mkdir()
     with pytest.raises(CheckUsageError, match="submission's own name 'hw.py'"):
         prepare(nb, with_files=(_write(other, "hw.py"),))
+
+
+def test_skipped_statements_in_a_notebook_name_their_cell(tmp_path):
+    cells = [("code", CELLS_RNN[0] + "from public_tests import *\n")] + [("code", c) for c in CELLS_RNN[1:]]
+    path = tmp_path / "nb.ipynb"
+    path.write_text(_nb4(cells))
+    report = check(path, "cs231n", "rnn", numerical=False)
+    assert report.passed, [(t.name, t.errors) for t in report.tests]
+    assert any("public_tests" in n and "(notebook cell 1, line 2)" in n for n in report.notes), report.notes
+
+
+_CELL_LINES = st.sampled_from(["x = 1", "%matplotlib inline", "!pip install numpy", "files = !ls",
+                               "get_ipython().system('ls')", "def f(a):\n    return a", "for i in range(2):\n"
+                               "    %time f(i)", "y = (x\n% 2)", "print(x)", "%%time\nz = 2", "def broken(:"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(_CELL_LINES, min_size=1, max_size=4), min_size=1, max_size=6))
+def test_notebook_source_always_parses_and_maps_back(cells):
+    sources = ["\n".join(lines) + "\n" for lines in cells]
+    if all(s.startswith("%%") for s in sources):
+        sources.append("x = 1\n")
+    raw = _nb4([("markdown", "title")] + [("code", s) for s in sources]).encode()
+    source, spans, notes = loading.notebook_source(raw, "nb.ipynb")
+    ast.parse(source)
+    lines = source.splitlines()
+    for first, number in spans:  # each cell's code starts right after its header line
+        assert lines[first - 2] == f"# %% cell {number}"
+    assert notes[0].startswith(f"notebook: {len(sources)} code cells of {len(sources) + 1}")
+
+
+@pytest.mark.xfail(reason="needs the sandbox to ship Prepared.files into the child (the sandbox branch); "
+                          "this branch validates --with files but its bridge ships the main file only",
+                   strict=False)
+def test_helper_file_is_importable_in_the_child(tmp_path):
+    helper = tmp_path / "helpers"
+    helper.mkdir()
+    util = _write(helper, "rnn_utils.py", "import numpy as np\n\ndef tanh_grad(h):\n    return 1 - h ** 2\n")
+    source = "from rnn_utils import *\n" + "".join(CELLS_RNN).replace("(1 - next_h ** 2)", "tanh_grad(next_h)")
+    path = _write(tmp_path, "rnn_layers.py", source)
+    report = check(path, "cs231n", "rnn", numerical=False, with_files=(util,))
+    assert report.passed, (report.load_error, [(t.name, t.errors) for t in report.tests])

@@ -86,7 +86,8 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
 
 
 def _point_at_cells(report: CheckReport, prepared: Prepared) -> None:
-    """'rnn.py, line 57' → 'rnn.py, line 57 (notebook cell 9, line 3)' in the load error and test errors."""
+    """'rnn.py, line 57' → 'rnn.py, line 57 (notebook cell 9, line 3)' in the load error, the test errors and
+    the notes on skipped statements."""
     pattern = re.compile(re.escape(prepared.main) + r", line (\d+)")
 
     def add_cell(match):
@@ -97,6 +98,10 @@ def _point_at_cells(report: CheckReport, prepared: Prepared) -> None:
         report.load_error = pattern.sub(add_cell, report.load_error)
     for test in report.tests:
         test.errors = [pattern.sub(add_cell, e) for e in test.errors]
+    skipped = re.compile(r"^line (\d+) skipped")  # the child's notes on statements it skipped
+    report.notes = [skipped.sub(lambda m: m.group(0) + (f" (notebook {prepared.locate(int(m.group(1)))})"
+                                                       if prepared.locate(int(m.group(1))) else ""), n)
+                    for n in report.notes]
 
 
 def _models(conv, models) -> tuple[str, ...]:
