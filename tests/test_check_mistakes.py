@@ -69,6 +69,9 @@ TABLE = [
      [("    return loss, dWxh,", "    for d in [dWxh, dWhh, dWhy, dbh, dby]:\n        np.clip(d, -5, 5, out=d)\n    return loss, dWxh,")]),
     (MC, "min-char-rnn", None, "weight-grads-not-summed", [("dWhh += np.dot(dhraw, hs[t - 1].T)", "dWhh = np.dot(dhraw, hs[t - 1].T)")]),
     (MC, "min-char-rnn", None, "off-by-one-h-prev", [("dWhh += np.dot(dhraw, hs[t - 1].T)", "dWhh += np.dot(dhraw, hs[t].T)")]),
+    (MC, "min-char-rnn", None, "sign-flipped", [("dy[targets[t]] -= 1  # backprop into y", "dy[targets[t]] -= 1\n        dy = -dy")]),
+    (CS, "cs231n", "rnn", "sign-flipped", [("    return dx, dprev, dWx, dWh, db\n", "    return dx, dprev, -dWx, dWh, db\n")]),
+    (RNN, "course", "rnn", "sign-flipped", [("dz[o[t]] -= 1.0", "dz[o[t]] -= 1.0\n        dz = -dz")]),
 ]
 
 
