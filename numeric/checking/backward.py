@@ -28,7 +28,8 @@ STEPS = {  # step → what its value is, and the context a hook receives
              "h_prev, x_nobias (pre-activation without b)",
     "σ'": "s(1 − s); ctx: gate, s, x (pre-activation)",
     "Vᵀδ": "Σ_k V_kᵀ δ_k, the gradient reaching h_{t−1} through the recurrent weights; ctx: V (list), d (list)",
-    "dc": "∂L/∂c_t = dc_next + from_h; ctx: dc_next, from_h, t, T",
+    "dc": "∂L/∂c_t = dc_next + from_h + peep; ctx: dc_next, from_h (through h_t = q ⊙ tanh c_t), peep (the "
+          "peephole p_q ⊙ δq, 0 without), t, T",
     "dc_prev": "∂L/∂c_{t−1} = dc ⊙ f (+ peepholes); ctx: dc, f, rest (the peephole terms)",
     "h_prev": "the h_{t−1} multiplying a recurrent weight gradient; ctx: t, hs, h0",
     "c_prev": "the c_{t−1} in ∂L/∂f = dc ⊙ c_{t−1}; ctx: t, c (c_t)",
@@ -150,9 +151,8 @@ class LSTM(Cell):
 
         d_q = dh * tc * sig("q", q)
         from_h = dh * q * at("tanh'", 1 - tc ** 2, site="c", y=tc, x=c, h=k["h"], h_prev=None, x_nobias=c)
-        if self.peephole:
-            from_h = from_h + self.p["p_q"] * d_q  # c_t also feeds q_t through p_q
-        dc = at("dc", from_h + dc_next, dc_next=dc_next, from_h=from_h, t=t, T=self.T)
+        peep = self.p["p_q"] * d_q if self.peephole else 0.0  # c_t also feeds q_t through p_q
+        dc = at("dc", from_h + peep + dc_next, dc_next=dc_next, from_h=from_h, peep=peep, t=t, T=self.T)
         c_before = at("c_prev", k["c_prev"], t=t, c=c)
         deltas = {"i": dc * g * sig("i", i), "f": dc * c_before * sig("f", f), "q": d_q,
                   "g": dc * i * at("tanh'", 1 - g ** 2, site="g", y=g, x=k["pre"]["g"], h=k["h"], h_prev=None,

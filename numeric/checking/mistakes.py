@@ -172,9 +172,19 @@ def _lstm_only(builder):
 
 def _dc_not_carried():
     m = "dc-not-carried"
-    return [_v(m, "dc = dh ⊙ q ⊙ (1 − tanh² c)  (dc_next dropped)", dc=lambda v, c: c["from_h"]),
+    return [_v(m, "dc = dh ⊙ q ⊙ (1 − tanh² c)  (dc_next dropped)", dc=lambda v, c: c["from_h"] + c["peep"]),
             _v(m, "dc_next dropped, dc_last kept at the last step",
-               dc=lambda v, c: c["from_h"] + (c["dc_next"] if c["t"] == c["T"] - 1 else 0))]
+               dc=lambda v, c: c["from_h"] + c["peep"] + (c["dc_next"] if c["t"] == c["T"] - 1 else 0))]
+
+
+def _dh_to_dc(model, T, upstream):
+    if model not in LSTMS:
+        return []
+    m = "dh-to-dc-path-missing"
+    out = [_v(m, "dc = dc_next", dc=lambda v, c: c["dc_next"] + c["peep"])]
+    if model == "lstm-peephole":
+        out.append(_v(m, "dc = dc_next  (the peephole term p_q ⊙ δq dropped too)", dc=lambda v, c: c["dc_next"]))
+    return out
 
 
 def _gate_order(model, T, upstream):
@@ -281,8 +291,7 @@ REGISTRY: dict[str, Mistake] = {m.id: m for m in [
             "engine: step 'dc_prev'", _lstm_only(lambda: [
                 _v("dc-missing-forget-factor", "dc_prev = dc", dc_prev=lambda v, c: c["dc"] + c["rest"])])),
     Mistake("dh-to-dc-path-missing", "the path h_t → c_t (dh ⊙ q ⊙ (1 − tanh² c)) is missing from dc_t",
-            "∂L/∂c_t ∋ ∂L/∂h_t ⊙ q_t ⊙ tanh'(c_t)", "engine: step 'dc'", _lstm_only(lambda: [
-                _v("dh-to-dc-path-missing", "dc = dc_next", dc=lambda v, c: c["dc_next"])])),
+            "∂L/∂c_t ∋ ∂L/∂h_t ⊙ q_t ⊙ tanh'(c_t)", "engine: step 'dc'", _dh_to_dc),
     Mistake("truncated-bptt", "gradients are propagated back only a few steps (truncated BPTT)",
             "the sum over all earlier steps k ≤ t", "engine: 'schedule' (per loss term, last k steps) or "
             "'carry-in' (reset every k steps)", _truncated),
