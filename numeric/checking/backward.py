@@ -324,8 +324,9 @@ def run(model: str, params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray
     def local(t, dh, dc):
         h_w = at("h_prev", hprev[t], t=t, hs=hs, h0=h0)
         grads, dx_t, dh_prev, dc_prev = cell.backward(caches[t], t, dh, dc, h_w, cprev[t])
+        mine = per_step[t]
         for name, g in grads.items():
-            per_step[t][name] = per_step[t].get(name, 0.0) + g
+            mine[name] = mine[name] + g if name in mine else g
         dx[t] += dx_t
         return dh_prev, dc_prev
 
@@ -352,14 +353,11 @@ def run(model: str, params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray
                 dc0 = dc_next
 
     # ---- parameter gradients: Σ over the summed steps
-    steps = at("summed steps", range(T), T=T)
-    names = sorted({n for t in range(T) for n in per_step[t]} | {n for t in out_grads for n in out_grads[t]})
     grads = {}
-    for name in names:
-        total = 0.0
-        for t in steps:
-            total = total + per_step[t].get(name, 0.0) + out_grads.get(t, {}).get(name, 0.0)
-        grads[name] = total
+    for t in at("summed steps", range(T), T=T):
+        for part in (per_step[t], out_grads.get(t, {})):
+            for name, g in part.items():
+                grads[name] = grads[name] + g if name in grads else g
     grads["xs"], grads["h0"] = dx, dh0
     if has_c:
         grads["c0"] = dc0
