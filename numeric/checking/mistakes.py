@@ -62,25 +62,18 @@ class Mistake:
     posthoc: Callable | None = None
 
 
-def _v(mistake: str, label: str, **hooks) -> Variant:
-    """A variant from keyword hooks; step names with spaces or primes are given as _-joined keywords."""
-    return Variant(mistake, label, tuple((_STEP_NAMES.get(k, k), fn) for k, fn in hooks.items()))
-
-
-_STEP_NAMES = {"dh": "dh", "tanh_": "tanh'", "sigma_": "σ'", "Vt_delta": "Vᵀδ", "dc": "dc", "dc_prev": "dc_prev",
-               "h_prev": "h_prev", "c_prev": "c_prev", "gate_blocks": "gate blocks", "pack": "pack",
-               "carry_in": "carry-in", "carry_out": "carry-out", "schedule": "schedule",
-               "summed_steps": "summed steps", "loss_terms": "loss terms", "outputs": "outputs",
-               "inputs_after": "inputs after"}
+def _v(mistake: str, label: str, step: str, hook: Callable) -> Variant:
+    """A variant with one hook: ``step`` (a key of backward.STEPS) → hook(value, context)."""
+    return Variant(mistake, label, ((step, hook),))
 
 
 # ------------------------------------------------------------------------------------------ variant builders
 
 def _dh_next(model, T, upstream):
     m = "dh-next-not-added"
-    return [_v(m, "dh = dh_up[t]  (dh_next dropped)", dh=lambda v, c: c["up"]),
+    return [_v(m, "dh = dh_up[t]  (dh_next dropped)", "dh", lambda v, c: c["up"]),
             _v(m, "dh = dh_next  (replaces instead of adding)",
-               dh=lambda v, c: c["up"] if c["t"] == c["T"] - 1 else c["dh_next"])]
+               "dh", lambda v, c: c["up"] if c["t"] == c["T"] - 1 else c["dh_next"])]
 
 
 def _last_term_only(v, c):
@@ -91,26 +84,26 @@ def _last_term_only(v, c):
 
 def _not_summed(model, T, upstream):
     m = "weight-grads-not-summed"
-    return [_v(m, "dW = …  at each step: the first step t = 1 remains", summed_steps=lambda v, c: [0]),
-            _v(m, "dW = …  at each step: the last step t = T remains", summed_steps=lambda v, c: [c["T"] - 1]),
-            _v(m, "only ∂E_T/∂θ: the sum over the loss terms forgotten", loss_terms=_last_term_only)]
+    return [_v(m, "dW = …  at each step: the first step t = 1 remains", "summed steps", lambda v, c: [0]),
+            _v(m, "dW = …  at each step: the last step t = T remains", "summed steps", lambda v, c: [c["T"] - 1]),
+            _v(m, "only ∂E_T/∂θ: the sum over the loss terms forgotten", "loss terms", _last_term_only)]
 
 
 def _off_by_one(model, T, upstream):
     m = "off-by-one-h-prev"
-    out = [_v(m, "dV += da h_tᵀ  (h_t instead of h_{t−1})", h_prev=lambda v, c: c["hs"][c["t"]]),
+    out = [_v(m, "dV += da h_tᵀ  (h_t instead of h_{t−1})", "h_prev", lambda v, c: c["hs"][c["t"]]),
            _v(m, "h_{t−1} from a list indexed hs[t−1]: at t = 1 it wraps to h_T",
-              h_prev=lambda v, c: c["hs"][-1] if c["t"] == 0 else v),
+              "h_prev", lambda v, c: c["hs"][-1] if c["t"] == 0 else v),
            _v(m, "h_{t−1} = h_{t−2}  (one step too far back)",
-              h_prev=lambda v, c: c["hs"][c["t"] - 2] if c["t"] >= 2 else c["h0"])]
+              "h_prev", lambda v, c: c["hs"][c["t"] - 2] if c["t"] >= 2 else c["h0"])]
     if model in LSTMS:
-        out.append(_v(m, "df = dc ⊙ c_t  (c_t instead of c_{t−1})", c_prev=lambda v, c: c["c"]))
+        out.append(_v(m, "df = dc ⊙ c_t  (c_t instead of c_{t−1})", "c_prev", lambda v, c: c["c"]))
     return out
 
 
 def _not_transposed(model, T, upstream):
     return [_v("recurrent-weight-not-transposed", "dh_prev = V @ da",
-               Vt_delta=lambda v, c: sum(V @ d for V, d in zip(c["V"], c["d"])))]
+               "Vᵀδ", lambda v, c: sum(V @ d for V, d in zip(c["V"], c["d"])))]
 
 
 _TANH_FORMS = {  # form: (label, derivative from the context)
@@ -133,7 +126,7 @@ def _tanh_hook(sites, form):
 def _tanh(model, T, upstream):
     m = "tanh-derivative-of-wrong-quantity"
     if model == "rnn":
-        return [_v(m, _TANH_FORMS[f][0], tanh_=_tanh_hook(("h",), f))
+        return [_v(m, _TANH_FORMS[f][0], "tanh'", _tanh_hook(("h",), f))
                 for f in ("pre", "twice", "nosq", "h_prev", "sigform", "nobias")]
     sites = {"c": ("c",), "g": ("g",), "all": ("c", "g")} if model in LSTMS else {"g": ("g",)}
     out = []
@@ -141,7 +134,7 @@ def _tanh(model, T, upstream):
         for form in ("pre", "h", "twice", "nosq", "sigform"):
             if form == "h" and site == "g" and model in LSTMS:
                 continue
-            out.append(_v(m, f"{_TANH_FORMS[form][0]} at {site}", tanh_=_tanh_hook(where, form)))
+            out.append(_v(m, f"{_TANH_FORMS[form][0]} at {site}", "tanh'", _tanh_hook(where, form)))
     return out
 
 
@@ -162,7 +155,7 @@ def _sigma(model, T, upstream):
         where = gates if gate == "all" else (gate,)
         for form, (label, fn) in _SIGMA_FORMS.items():
             out.append(_v("sigmoid-derivative-of-wrong-quantity", f"{label} in gate {gate}",
-                          sigma_=(lambda v, c, where=where, fn=fn: fn(c) if c["gate"] in where else v)))
+                          "σ'", (lambda v, c, where=where, fn=fn: fn(c) if c["gate"] in where else v)))
     return out
 
 
@@ -172,18 +165,18 @@ def _lstm_only(builder):
 
 def _dc_not_carried():
     m = "dc-not-carried"
-    return [_v(m, "dc = dh ⊙ q ⊙ (1 − tanh² c)  (dc_next dropped)", dc=lambda v, c: c["from_h"] + c["peep"]),
+    return [_v(m, "dc = dh ⊙ q ⊙ (1 − tanh² c)  (dc_next dropped)", "dc", lambda v, c: c["from_h"] + c["peep"]),
             _v(m, "dc_next dropped, dc_last kept at the last step",
-               dc=lambda v, c: c["from_h"] + c["peep"] + (c["dc_next"] if c["t"] == c["T"] - 1 else 0))]
+               "dc", lambda v, c: c["from_h"] + c["peep"] + (c["dc_next"] if c["t"] == c["T"] - 1 else 0))]
 
 
 def _dh_to_dc(model, T, upstream):
     if model not in LSTMS:
         return []
     m = "dh-to-dc-path-missing"
-    out = [_v(m, "dc = dc_next", dc=lambda v, c: c["dc_next"] + c["peep"])]
+    out = [_v(m, "dc = dc_next", "dc", lambda v, c: c["dc_next"] + c["peep"])]
     if model == "lstm-peephole":
-        out.append(_v(m, "dc = dc_next  (the peephole term p_q ⊙ δq dropped too)", dc=lambda v, c: c["dc_next"]))
+        out.append(_v(m, "dc = dc_next  (the peephole term p_q ⊙ δq dropped too)", "dc", lambda v, c: c["dc_next"]))
     return out
 
 
@@ -196,25 +189,25 @@ def _gate_order(model, T, upstream):
             continue
         order = ",".join(names[p] for p in perm)
         out.append(_v("gate-order", f"gates read as {order} in forward and backward",
-                      gate_blocks=lambda v, c, perm=perm: perm))
+                      "gate blocks", lambda v, c, perm=perm: perm))
         out.append(_v("gate-order", f"gradient blocks packed {order} in backward only",
-                      pack=lambda v, c, perm=perm: perm))
+                      "pack", lambda v, c, perm=perm: perm))
     return out
 
 
 def _clip_next(model, T, upstream):
     return [_v("clipping-in-backward", f"dh_next clipped to ±{tau:g} at every step",
-               carry_out=lambda v, c, tau=tau: np.clip(v, -tau, tau)) for tau in (0.5, 1.0, 2.0, 5.0, 10.0)]
+               "carry-out", lambda v, c, tau=tau: np.clip(v, -tau, tau)) for tau in (0.5, 1.0, 2.0, 5.0, 10.0)]
 
 
 def _truncated(model, T, upstream):
     m, out = "truncated-bptt", []
     for k in range(2, T):
-        out.append(_v(m, f"each loss term goes back at most {k} steps", schedule=lambda v, c, k=k: [
+        out.append(_v(m, f"each loss term goes back at most {k} steps", "schedule", lambda v, c, k=k: [
             Sweep(tuple(range(t, max(t - k, -1), -1)), term=t, to_h0=t - k < 0) for t in range(c["T"])]))
-        out.append(_v(m, f"backward loop over the last {k} steps only", schedule=lambda v, c, k=k: [
+        out.append(_v(m, f"backward loop over the last {k} steps only", "schedule", lambda v, c, k=k: [
             Sweep(tuple(range(c["T"] - 1, max(c["T"] - k, 0) - 1, -1)))]))
-        out.append(_v(m, f"dh_next reset every {k} steps", carry_in=lambda v, c, k=k: (
+        out.append(_v(m, f"dh_next reset every {k} steps", "carry-in", lambda v, c, k=k: (
             (np.zeros_like(v[0]), np.zeros_like(v[0])) if (c["T"] - 1 - c["t"]) % k == 0 and c["t"] != c["T"] - 1
             else v)))
     return out
@@ -246,19 +239,19 @@ def _mutates_upstream(model, T, upstream):
     if not upstream:
         return []
     m = "mutates-upstream-gradient"
-    out = [_v(m, "dh[t] += dh_next  on the caller's array", inputs_after=_written_back(lambda dh, t, c: dh))]
+    out = [_v(m, "dh[t] += dh_next  on the caller's array", "inputs after", _written_back(lambda dh, t, c: dh))]
     if model == "rnn":
-        out.append(_v(m, "dh[t] *= tanh'  on the caller's array", inputs_after=_written_back(
+        out.append(_v(m, "dh[t] *= tanh'  on the caller's array", "inputs after", _written_back(
             lambda dh, t, c: c["up"][t] * (1 - c["hs"][t] ** 2))))
-        out.append(_v(m, "dh[t] += dh_next; dh[t] *= tanh'  on the caller's array", inputs_after=_written_back(
+        out.append(_v(m, "dh[t] += dh_next; dh[t] *= tanh'  on the caller's array", "inputs after", _written_back(
             lambda dh, t, c: dh * (1 - c["hs"][t] ** 2))))
     if model in LSTMS:
-        out.append(_v(m, "dnext_c += …  on the caller's array", inputs_after=_dc_written_back))
+        out.append(_v(m, "dnext_c += …  on the caller's array", "inputs after", _dc_written_back))
     return out
 
 
 def _sign(model, T, upstream):
-    return [_v("sign-flipped", "every gradient × −1", outputs=lambda v, c: {k: -g for k, g in v.items()})]
+    return [_v("sign-flipped", "every gradient × −1", "outputs", lambda v, c: {k: -g for k, g in v.items()})]
 
 
 # ------------------------------------------------------------------------------------------ the entries
@@ -289,7 +282,7 @@ REGISTRY: dict[str, Mistake] = {m.id: m for m in [
             _lstm_only(_dc_not_carried)),
     Mistake("dc-missing-forget-factor", "dc_{t−1} = dc_t instead of dc_t ⊙ f_t", "∂c_t/∂c_{t−1} = f_t",
             "engine: step 'dc_prev'", _lstm_only(lambda: [
-                _v("dc-missing-forget-factor", "dc_prev = dc", dc_prev=lambda v, c: c["dc"] + c["rest"])])),
+                _v("dc-missing-forget-factor", "dc_prev = dc", "dc_prev", lambda v, c: c["dc"] + c["rest"])])),
     Mistake("dh-to-dc-path-missing", "the path h_t → c_t (dh ⊙ q ⊙ (1 − tanh² c)) is missing from dc_t",
             "∂L/∂c_t ∋ ∂L/∂h_t ⊙ q_t ⊙ tanh'(c_t)", "engine: step 'dc'", _dh_to_dc),
     Mistake("truncated-bptt", "gradients are propagated back only a few steps (truncated BPTT)",
