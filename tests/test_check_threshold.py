@@ -5,7 +5,7 @@ from 1e-6 to 0.1 would fail none of them. Here:
 
 - must FAIL: real mistakes whose norm-wise relative error lies between 1e-5 and 1e-2 (gradient clipping
   at ±5 touching a few entries, the first of fifty steps left out of the weight sums, a float16 round trip,
-  a bias gradient that follows each upstream gradient back 35 of 50 steps only);
+  a bias gradient that follows each upstream gradient back 35 or 45 of 50 steps only: 2.7e-5..4.3e-3);
 - must PASS: correct code on ill-conditioned probes (saturated tanh with tanh' written as 1/cosh², tiny
   entries, T = 400 with the weight gradients summed in one einsum, everything computed in float32).
 
@@ -27,6 +27,7 @@ STUDENT = '''
 import numpy as np
 
 MISTAKE = None
+LAG = 35
 
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
@@ -81,11 +82,11 @@ def rnn_backward(dh, cache):
             da[:, t] = (da[:, t] + back) * (1 - cache[t][5] ** 2)
             back = da[:, t] @ cache[t][3].T
         dWx, dWh, db = np.einsum("ntd,nth->dh", xs, da), np.einsum("ntk,nth->kh", hp, da), da.sum(axis=(0, 1))
-    if MISTAKE == "bias-long-lags":  # db from a second pass following each dh[:, s] back 35 steps only
+    if MISTAKE == "bias-long-lags":  # db from a second pass following each dh[:, s] back LAG steps only
         db = np.zeros(H)
         for s in range(T):
             g = dh[:, s]
-            for t in range(s, max(s - 35, -1), -1):
+            for t in range(s, max(s - LAG, -1), -1):
                 _, g, _, _, db_t = rnn_step_backward(g, cache[t])
                 db += db_t
     grads = [dx, dprev, dWx, dWh, db]
@@ -146,12 +147,15 @@ def _tiny():
     return probe
 
 
-MUST_FAIL = [  # (what, MISTAKE, probe builder)
-    ("clipping at ±5 touches a few entries", "clip", _just_above_five),
+MUST_FAIL = [  # (what, MISTAKE, probe builder, LAG)
+    ("clipping at ±5 touches a few entries", "clip", _just_above_five, 35),
     ("the first of fifty steps left out of the weight sums", "first-step-weights",
-     lambda: _long_memory(3, 0.9, last_only=True)),
-    ("float16 round trip of every gradient", "float16", lambda: _plain(10)),
-    ("bias gradient off at lags ≥ 35 of 50 only", "bias-long-lags", lambda: _long_memory(2, 0.85, last_only=False)),
+     lambda: _long_memory(3, 0.9, last_only=True), 35),
+    ("float16 round trip of every gradient", "float16", lambda: _plain(10), 35),
+    ("bias gradient off at lags ≥ 35 of 50 only", "bias-long-lags", lambda: _long_memory(2, 0.85, last_only=False),
+     35),
+    ("bias gradient off at lags ≥ 45 of 50 only", "bias-long-lags", lambda: _long_memory(4, 0.85, last_only=False),
+     45),
 ]
 
 MUST_PASS = [
@@ -163,20 +167,20 @@ MUST_PASS = [
 ]
 
 
-def _run(tmp_path, monkeypatch, mistake, probe):
+def _run(tmp_path, monkeypatch, mistake, probe, lag=35):
     original = cs231n._probes
     monkeypatch.setattr(cs231n, "_probes",
                         lambda model, step, upstream: original(model, step, upstream) if step else [probe])
     path = tmp_path / "rnn_layers.py"
-    path.write_text(STUDENT.replace("MISTAKE = None", f"MISTAKE = {mistake!r}", 1))
+    path.write_text(STUDENT.replace("MISTAKE = None", f"MISTAKE = {mistake!r}", 1).replace("LAG = 35", f"LAG = {lag}"))
     report = check(path, "cs231n", "rnn", numerical=False)
     return {t.name: t for t in report.tests}
 
 
-@pytest.mark.parametrize("what, mistake, build", MUST_FAIL, ids=[m for _w, m, _b in MUST_FAIL])
-def test_small_but_real_mistake_fails(tmp_path, monkeypatch, what, mistake, build):
-    probe = build()
-    tests = _run(tmp_path, monkeypatch, mistake, probe)
+@pytest.mark.parametrize("what, mistake, build, lag", MUST_FAIL, ids=[f"{m}-{lag}" if m == "bias-long-lags" else m
+                                                                    for _w, m, _b, lag in MUST_FAIL])
+def test_small_but_real_mistake_fails(tmp_path, monkeypatch, what, mistake, build, lag):
+    tests = _run(tmp_path, monkeypatch, mistake, build(), lag)
     backward = tests["rnn_backward"]
     assert not backward.passed, f"{what}: passed"
     worst = max(c.error for c in backward.checks if c.error is not None)
