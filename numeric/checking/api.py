@@ -23,7 +23,7 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
     """Check ``submission`` under ``convention``; never raises for anything the submission does.
 
     Args:
-        submission: path of the student's .py file.
+        submission: path of the student's .py file or Jupyter notebook (.ipynb).
         convention: "course", "cs231n", "min-char-rnn" or "adapter".
         models: which models' functions to check (default: the convention's, e.g. cs231n: rnn and lstm).
         adapter: the instructor's adapter file (convention "adapter" only).
@@ -35,8 +35,9 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
         with_files: helper files shipped next to the submission (``from rnn_utils import *``).
 
     Raises:
-        CheckUsageError: missing file, unknown convention/model, adapter problems: the checker's usage
-            errors (exit code 2), never the student's.
+        CheckUsageError: missing file, unknown convention/model/load mode, adapter or --with file problems:
+            the checker's usage errors (exit code 2), never the student's (a broken notebook is the
+            report's ``load_error``).
     """
     start = time.monotonic()
     path = Path(submission)
