@@ -64,6 +64,11 @@ class CheckReportView:
         r = self.report
         yield Text.assemble(("bptt check ", "bold"), r.submission,
                             f"  — convention {r.convention}, model {r.model}")
+        if r.isolation:
+            incomplete = any("hooks only" in w for w in r.warnings)
+            yield Text("isolation: " + ", ".join(f"{d['layer']} {'✓' if d['in_force'] else '✗'}" for d in r.isolation)
+                       + (" — untrusted code ran with hooks only in place of the missing layers" if incomplete else ""),
+                       style="bold yellow" if incomplete else "dim")
         if r.load_error:
             yield Text(f"✗ the submission could not be loaded: {r.load_error}", style="bold red")
         for note in r.notes:

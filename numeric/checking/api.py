@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import re
-import tempfile
 import time
 from pathlib import Path
 
@@ -13,13 +12,13 @@ from numeric.checking.conventions import CheckUsageError
 from numeric.checking.loading import Prepared, SubmissionError, prepare
 from numeric.checking.results import CheckReport, TestResult
 from numeric.checking.runner import run_cases
-from numeric.checking.sandbox import ALLOWABLE, Limits, Sandbox
+from numeric.checking.sandbox import ALLOWABLE, DEFAULT_PACKAGES, Limits, Sandbox, missing_os_layers
 
 
 def check(submission: str | Path, convention: str, models: tuple[str, ...] | str | None = None, *,
           adapter: str | Path | None = None, allow_imports: tuple[str, ...] = (), timeout: float = 10.0,
-          memory_mb: int = 1024, numerical: bool = True, load: str | None = None,
-          with_files: tuple[str | Path, ...] = ()) -> CheckReport:
+          memory_mb: int = 1024, numerical: bool = True, budget: float = 60.0, require_isolation: bool = False,
+          load: str | None = None, with_files: tuple[str | Path, ...] = ()) -> CheckReport:
     """Check ``submission`` under ``convention``; never raises for anything the submission does.
 
     Args:
@@ -31,13 +30,17 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
         timeout: seconds per call (import time gets twice as much).
         memory_mb: address-space limit of the submission's process.
         numerical: also compute the usual numerical-gradient number (central differences).
-        load: "module" or "defs" (imports, definitions and constants only; default: the convention's).
+        budget: total seconds for all of the submission's calls; once spent, the remaining calls fail.
+        require_isolation: refuse (CheckUsageError) unless every OS isolation layer is in force
+            (separate user when root, namespaces, seccomp).
+        load: "module" (run the file) or "defs" (top-level statements one at a time, definitions only);
+            default: the convention's (min-char-rnn: "defs").
         with_files: helper files shipped next to the submission (``from rnn_utils import *``).
 
     Raises:
-        CheckUsageError: missing file, unknown convention/model/load mode, adapter or --with file problems:
-            the checker's usage errors (exit code 2), never the student's (a broken notebook is the
-            report's ``load_error``).
+        CheckUsageError: missing file, unknown convention/model/load mode, adapter or --with file problems,
+            missing isolation under ``require_isolation``: the checker's usage errors (exit code 2), never
+            the student's (a broken notebook is the report's ``load_error``).
     """
     start = time.monotonic()
     path = Path(submission)
@@ -49,6 +52,13 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
     for name in allow_imports:
         if name not in ALLOWABLE:
             raise CheckUsageError(f"--allow-import {name!r}: expected one of {', '.join(ALLOWABLE)}")
+    if budget <= 0:
+        raise CheckUsageError(f"--budget: expected a positive number of seconds, got {budget:g}")
+    if load not in (None, "defs", "module"):
+        raise CheckUsageError(f"--load {load!r}: expected defs or module")
+    packages = tuple(dict.fromkeys(DEFAULT_PACKAGES + tuple(allow_imports)))
+    if require_isolation and missing_os_layers(packages):
+        raise CheckUsageError(_refusal(missing_os_layers(packages)))
     if convention == "adapter":
         if adapter is None or not Path(adapter).is_file():
             raise CheckUsageError("convention 'adapter' needs --adapter FILE (an existing file)")
@@ -59,26 +69,25 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
         models = _models(conv, models)
     cases = conventions.cases(convention, models, str(adapter) if adapter else None)
     report = CheckReport(str(path), convention, ",".join(models))
+    limits = Limits(timeout=timeout, load_timeout=2 * timeout, memory_mb=memory_mb, budget=budget)
     try:
-        prepared = prepare(path, load or ("defs" if conv.load_mode == "library" else conv.load_mode),
-                           tuple(with_files))
+        prepared = prepare(path, load or ("defs" if conv.load_mode == "library" else "module"), tuple(with_files))
     except SubmissionError as err:  # the student's file, not the checker's usage: every test fails
         report.load_error = str(err)
         report.tests = [TestResult(c.name, passed=False, errors=[f"{c.name}: not run, the submission could "
                                                                  f"not be loaded: {err}"]) for c in cases]
         report.seconds = time.monotonic() - start
         return report
-    report.notes.extend(prepared.notes)
-    limits = Limits(timeout=timeout, load_timeout=2 * timeout, memory_mb=memory_mb)
-    with tempfile.TemporaryDirectory(prefix="bptt-prepared-") as folder:
-        # until Sandbox ships Prepared itself: the main file as prepared ("statements" = the child's
-        # library mode); the --with files are validated but not shipped by this bridge
-        shipped = Path(folder) / prepared.main
-        shipped.write_bytes(prepared.files[prepared.main])
-        with Sandbox(shipped, mode="library" if prepared.mode == "statements" else "module",
-                     adapter=str(adapter) if adapter else None,
-                     allow_imports=tuple(allow_imports), limits=limits) as sandbox:
-            run_cases(cases, sandbox, report, numerical=numerical)
+    except OSError as err:
+        raise CheckUsageError(f"{path}: cannot be prepared for checking: {err}") from err
+    with Sandbox(prepared, adapter=str(adapter) if adapter else None, allow_imports=tuple(allow_imports),
+                 limits=limits) as sandbox:
+        report.isolation = sandbox.isolation
+        if sandbox.missing_layers:
+            if require_isolation:
+                raise CheckUsageError(_refusal(sandbox.missing_layers))
+            report.warnings.append(_hooks_only(sandbox.missing_layers))
+        run_cases(cases, sandbox, report, numerical=numerical)
     report.stdout, report.stderr = sandbox.stdout, sandbox.stderr
     if prepared.cells:
         _point_at_cells(report, prepared)
@@ -103,6 +112,16 @@ def _point_at_cells(report: CheckReport, prepared: Prepared) -> None:
     report.notes = [skipped.sub(lambda m: m.group(0) + (f" (notebook {prepared.locate(int(m.group(1)))})"
                                                        if prepared.locate(int(m.group(1))) else ""), n)
                     for n in report.notes]
+
+
+def _refusal(missing: list[str]) -> str:
+    return "--require-isolation: refusing to run untrusted code without " + "; ".join(missing)
+
+
+def _hooks_only(missing: list[str]) -> str:
+    names = ", ".join(m.split(":")[0] for m in missing)
+    return (f"untrusted code ran without these OS isolation layers: {names}; what they stop was left to the "
+            "in-process hooks only, which are not a security boundary (--require-isolation refuses instead)")
 
 
 def _models(conv, models) -> tuple[str, ...]:

@@ -35,7 +35,6 @@ from numeric.checking.conventions import CheckUsageError
 LOAD_MODES = ("module", "defs", "library")  # "library" is the old name of "defs"
 MAX_HELPER_BYTES = 5_000_000      # per --with file
 MAX_SHIPPED_BYTES = 20_000_000    # submission and helpers together
-RESERVED_NAMES = ("_adapter",)    # the sandbox's own folder in the work directory
 
 
 class SubmissionError(ValueError):
@@ -384,7 +383,7 @@ def _helpers(with_files, main: str) -> dict[str, bytes]:
         if name in out:
             raise CheckUsageError(f"--with {item}: a second helper named {name!r} (files are shipped by name "
                                   "into one folder)")
-        if name in RESERVED_NAMES or name.startswith("."):
-            raise CheckUsageError(f"--with {item}: the name {name!r} is reserved; rename the file")
+        if name.startswith("."):
+            raise CheckUsageError(f"--with {item}: a hidden file name ({name!r}); rename the file")
         out[name] = path.read_bytes()
     return out
