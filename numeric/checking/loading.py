@@ -270,6 +270,8 @@ def definitions_only(source: str) -> tuple[str, list[str]]:
     kept, dropped = Counter(), Counter()
     hidden_runs, spans = [], []
     for node in tree.body:
+        if isinstance(node, ast.Pass):
+            continue  # a notebook's IPython line, already made harmless: neither kept nor skipped
         kind = _kind(node, defined)
         if kind.startswith("keep:"):
             kept[kind[5:]] += 1
