@@ -408,3 +408,47 @@ def test_helper_file_is_importable_in_the_child(tmp_path):
     path = _write(tmp_path, "rnn_layers.py", source)
     report = check(path, "cs231n", "rnn", numerical=False, with_files=(util,))
     assert report.passed, (report.load_error, [(t.name, t.errors) for t in report.tests])
+
+
+# ------------------------------------------------------------------------------------------ a course notebook
+# The deeplearning.ai "Step by Step" notebook as students hand it in: the correct solution of another
+# helper (numeric/checking/examples/dlai_correct.py, not written for these tests) split into one cell per
+# function, with the assignment's furniture — helpers from rnn_utils, the course's public_tests (absent
+# here), test cells that draw random inputs and print, an IPython magic.
+
+EXAMPLES = Path(__file__).parents[1] / "numeric/checking/examples"
+
+
+def _dlai_notebook() -> str:
+    source = (EXAMPLES / "dlai_correct.py").read_text()
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    cells = [("markdown", "# Building your Recurrent Neural Network - Step by Step"),
+             ("code", "%matplotlib inline\nimport numpy as np\nfrom rnn_utils import *\nfrom public_tests import *\n")]
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.name in ("softmax", "sigmoid"):
+            continue  # the notebook takes softmax and sigmoid from rnn_utils
+        cells.append(("markdown", f"### {node.name}"))
+        cells.append(("code", "# GRADED FUNCTION: " + node.name + "\n\n" +
+                      "".join(lines[node.lineno - 1:node.end_lineno])))
+        if node.name == "rnn_cell_forward":
+            cells.append(("code", "np.random.seed(1)\nxt_tmp = np.random.randn(3, 10)\na_prev_tmp = "
+                                  "np.random.randn(5, 10)\nparameters_tmp = {'Waa': np.random.randn(5, 5), "
+                                  "'Wax': np.random.randn(5, 3), 'Wya': np.random.randn(2, 5), "
+                                  "'ba': np.random.randn(5, 1), 'by': np.random.randn(2, 1)}\n"
+                                  "a_next_tmp, yt_pred_tmp, cache_tmp = rnn_cell_forward(xt_tmp, a_prev_tmp, "
+                                  "parameters_tmp)\nprint(\"a_next[4] = \\n\", a_next_tmp[4])\n"
+                                  "rnn_cell_forward_tests(rnn_cell_forward)\n"))
+    return _nb4(cells)
+
+
+def test_a_course_notebook_with_its_helpers_passes(tmp_path):
+    path = tmp_path / "Building_a_Recurrent_Neural_Network_Step_by_Step.ipynb"
+    path.write_text(_dlai_notebook())
+    report = check(path, "deeplearning-ai", ("rnn", "lstm"), numerical=False,
+                   with_files=(EXAMPLES / "rnn_utils.py",))
+    assert report.passed, (report.load_error, [(t.name, t.errors[:2]) for t in report.tests if not t.passed])
+    assert len(report.tests) >= 8
+    assert any("public_tests" in n and "notebook cell 2" in n for n in report.notes), report.notes
+    without = check(path, "deeplearning-ai", ("rnn",), numerical=False)  # rnn_utils not shipped: sigmoid missing
+    assert not without.passed
