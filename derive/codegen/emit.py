@@ -119,7 +119,13 @@ class Emitter:
                 run["local"] = nodes[0]
             else:
                 run["local"] = low.pre_name if whole else low.fresh(_joined(nodes))
-            run["inline"] = (sp.simplify(run["hlo"]) == 0 and sp.simplify(run["hhi"] - run["group"].total) == 0)
+            # the product may be written inline only when no other loop statement reads it (V h_{t−1} both in
+            # a_g and as a term of h_t needs its name)
+            others = [m for m in low.f_loop if m not in nodes and m in low.loop_expr and any(
+                s.name.startswith("__mm_") and low.mm_group.get(s.name) is run["group"]
+                for s in low.loop_expr[m].atoms(MatrixSymbol))]
+            run["inline"] = (sp.simplify(run["hlo"]) == 0 and sp.simplify(run["hhi"] - run["group"].total) == 0
+                             and not others)
             for n in nodes:
                 lo, hi = g.rows_of(low.x_group.params[g.nodes.index(n)])
                 self.loop[n] = (run["local"] if len(nodes) == 1 else

@@ -220,7 +220,11 @@ class Lowering:
                     return type(e.function.expr).__name__
             return None
 
-        members = [n for n in nodes if n in loop and x_product(n) is not None]
+        members = []
+        for n in nodes:  # one member per matrix: a matrix shared by two gates (U x in f and g) is one block
+            if n in loop and x_product(n) is not None and all(x_product(m).args[0] != x_product(n).args[0]
+                                                              for m in members):
+                members.append(n)
         members.sort(key=lambda n: (n not in in_h, fn_of(n) or "~", nodes.index(n)))
         self.fn_of = fn_of
         self.groups: list[Group] = []
@@ -330,7 +334,9 @@ class Lowering:
         for a in reversed(bwd):
             if a.target.name in need:
                 need |= deps[a.target.name] & set(targets)
-        loop = {n for n in targets if (dep_in[n] and n in need) or n in carry_out}
+        # a statement reading an incoming carry itself runs per step even off the path to a carry: the carry
+        # is not kept per step (∂E/∂s_t of a state that never reads s_{t−1} is ∂E/∂s_t|t+1 alone)
+        loop = {n for n in targets if (dep_in[n] and n in need) or n in carry_out or deps[n] & carry_in}
         late = {}
         for a in bwd:
             n = a.target.name
@@ -377,13 +383,15 @@ class Lowering:
             e = self.b_expr.get(target)
             if e is None:
                 continue
-            found = {}
+            found: dict[str, list] = {}
             for t in terms_of(e):
                 if (isinstance(t, MatMul) and len(t.args) == 2 and isinstance(t.args[0], Transpose)
                         and isinstance(t.args[0].arg, MatrixSymbol) and t.args[0].arg.name in grp.params):
-                    found[t.args[0].arg.name] = t
-            if set(found) != set(grp.params):
+                    found.setdefault(t.args[0].arg.name, []).append(t)
+            # stack only when each matrix meets the operand once (U in two gates: Uᵀδ_f + Uᵀδ_g stays a sum)
+            if set(found) != set(grp.params) or any(len(ts) > 1 for ts in found.values()):
                 continue
+            found = {p: ts[0] for p, ts in found.items()}
             adj = [found[p].args[1] for p in grp.params]
             ok = all(not (symbols_in(a) & (self.b_pre | self.b_post)) for a in adj)
             if not ok:
