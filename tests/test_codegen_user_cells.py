@@ -129,10 +129,22 @@ def test_verification_checks_the_forward_on_its_own(tmp_path):
     assert not verify_generated(wrong, large=None).passed
 
 
-@pytest.mark.parametrize("name", ["E", "o", "t", "k", "j", "T", "delta"])
+RENAMED_IO = (CASES["elman-control"][0].replace("input x : D", "input u : D").replace("U @ x", "U @ u")
+              .replace("target o : K", "target y : K").replace("(ohat, o)", "(ohat, y)"))
+
+
+@pytest.mark.parametrize("name", ["E", "o", "t", "k", "j", "T", "delta", "x"])
 def test_reserved_names_are_refused_saying_so(tmp_path, name):
-    text = CASES["elman-control"][0].replace("h = tanh(", f"{name} = U @ x\nh = tanh({name} + ")
-    with pytest.raises(CellError, match="reserved"):
+    text = RENAMED_IO.replace("h = tanh(", f"{name} = U @ u\nh = tanh({name} + ")
+    with pytest.raises(CellError, match=f"'{name}' is reserved for"):
+        load_cell(cell_file(tmp_path, "res", text))
+
+
+@pytest.mark.parametrize("decl, name", [("param U : H x D", "T"), ("param b : H bias", "delta"),
+                                        ("param U : H x D", "B"), ("param U : H x D", "np")])
+def test_reserved_names_cannot_be_declared(tmp_path, decl, name):
+    text = CASES["elman-control"][0].replace(decl, decl.replace(decl.split()[1], name, 1))
+    with pytest.raises(CellError, match=f"'{name}' is reserved"):
         load_cell(cell_file(tmp_path, "res", text))
 
 

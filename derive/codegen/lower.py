@@ -30,6 +30,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from derive.cellfile import PREV
 from derive.codegen.notation import Notation
+from derive.functions import NON_ANALYTIC
 from derive.program import AdjointProgram
 
 
@@ -124,6 +125,7 @@ class Lowering:
         self.taken = set(self.sym) | {"np", "params", "xs", "targets", "t", "t_in", "T", "B", "E", "dtype",
                                       "truncate", "o", "grads"} | set(cell.dims)
         self.extra: dict[str, tuple] = {}  # invented symbols → (loop code, vector code)
+        self.kinks = {n.fn for n in cell.nodes if n.fn in NON_ANALYTIC}  # relu: differences must avoid kinks
         self._forward()
         self._backward()
 
