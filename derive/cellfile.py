@@ -488,6 +488,11 @@ class _CellBuilder:
             if p.name not in used and p.name not in dropped:
                 raise self.err(p.line, f"parameter {p.name!r} is never used",
                                "every declared parameter to appear in an equation")
+        read = set().union(*(names_in(expr) for _, expr, _ in self.equations)) | {pred}
+        for name, _, no in self.equations:  # a quantity nothing reads has no adjoint to give
+            if name not in states and name not in read:
+                raise self.err(no, f"{name!r} is computed but never used",
+                               "every quantity read by a later equation, a state or the loss", 1)
         inp = by_kind["input"][0]
         if inp.name not in used:
             raise self.err(inp.line, f"input {inp.name!r} is never used", "the input in some equation")

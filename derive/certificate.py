@@ -181,6 +181,8 @@ def evaluate(expr, env: dict, dimvals: dict):
             return out
         if isinstance(e, Transpose):
             return ev(e.arg).T
+        if isinstance(e, sp.MatPow):
+            return ev(e.base) ** int(e.exp)
         if isinstance(e, HadamardProduct):
             out = ev(e.args[0])
             for a in e.args[1:]:

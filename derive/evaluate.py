@@ -22,7 +22,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import sympy as sp
-from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix
+from sympy import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatPow, MatrixSymbol, OneMatrix, Transpose,
+                   ZeroMatrix)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from derive.cellfile import PREV, Cell
@@ -72,7 +73,8 @@ class Evaluator:
         for t in range(T):
             env = {**params, **prev, cell.input.name: xs[t]}
             for a in self.program.forward:
-                env[a.target.name] = self._eval(a.expr, env, sizes, B)
+                value = self._eval(a.expr, env, sizes, B)  # a quantity of parameters alone: one column
+                env[a.target.name] = np.broadcast_to(value, (value.shape[0], B)).copy()
                 out[a.target.name].append(env[a.target.name])
             prev = {s + PREV: env[s] for s in cell.state_names}
         return {k: np.stack(v) for k, v in out.items()}
@@ -114,6 +116,8 @@ class Evaluator:
             return self._eval(e.base, env, sizes, B) ** float(e.exp)
         if isinstance(e, Transpose):
             return self._eval(e.arg, env, sizes, B).T
+        if isinstance(e, MatPow):
+            return np.linalg.matrix_power(self._eval(e.base, env, sizes, B), int(e.exp))
         if isinstance(e, (OneMatrix, ZeroMatrix)):
             rows, cols = (int(sp.sympify(n).subs({d: sizes[d.name] for d in sp.sympify(n).free_symbols}))
                           for n in e.shape)

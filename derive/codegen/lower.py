@@ -295,6 +295,7 @@ class Lowering:
         # stacked recurrent products
         mm = {}
         self.mm_group: dict[str, Group] = {}
+        self.mm_param: dict[str, str] = {}  # product symbol → its matrix
         for grp in self.groups:
             if len(grp.params) > 1:
                 self.stacks.append((grp.stack, grp.params))
@@ -302,8 +303,11 @@ class Lowering:
             grp.product = prod
             for p, n, (lo, hi) in zip(grp.params, grp.nodes, grp.rows):
                 key = self.sym[p] * self.sym[grp.operand]
-                mm[key] = self.new_symbol(f"__mm_{p}", hi - lo, indexed(prod, slice_code(lo, hi, grp.total)), None)
-                self.mm_group[f"__mm_{p}"] = grp
+                # one symbol per (matrix, operand): M0 h_{t−1} and M0 s_{t−1} are different products
+                sym = f"__mm_{p}__{grp.operand}"
+                mm[key] = self.new_symbol(sym, hi - lo, indexed(prod, slice_code(lo, hi, grp.total)), None)
+                self.mm_group[sym] = grp
+                self.mm_param[sym] = p
         self.mm = mm
         self.loop_expr = {}
         for a in self.fwd:
@@ -369,7 +373,7 @@ class Lowering:
         for grp in self.groups:
             if grp.keep:
                 for p, (lo, hi) in zip(grp.params, grp.rows):
-                    self.extra[f"__mm_{p}"] = (indexed(plural(grp.product), slice_code(lo, hi, grp.total), "t"),
+                    self.extra[f"__mm_{p}__{grp.operand}"] = (indexed(plural(grp.product), slice_code(lo, hi, grp.total), "t"),
                                                None)
         self._backward_groups()
 
