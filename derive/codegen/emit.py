@@ -508,6 +508,8 @@ class BackwardEmitter(Emitter):
             sl = slice_code(g.buffer_rows[0], g.buffer_rows[1], total)
             e = plural(g.buffer) if sl == ":" else f"{plural(g.buffer)}[:, {sl}]"
             name = "d" + g.stack
+            if name in stacked.values():  # the same matrix in two groups (M0 s1_{t−1} and M0 s2_{t−1})
+                name = low.fresh(f"{name}_{g.operand.replace(PREV, '')}")
             terms = " + ".join(f"{show.name('d' + g.nodes[i])} {show.value(g.operand)}ᵀ" for i in range(len(g.params)))
             out.line(f"{name} = _accumulate({e}, {self.vec[g.operand]})",
                      f"∂E/∂{g.stack} = Σ_t [{'; '.join(show.expr(a) for a in g.adjoints)}] {show.value(g.operand)}ᵀ"

@@ -131,7 +131,9 @@ class NumPyCodePrinter(NumPyPrinter):
             # all steps at once: one 2-d product instead of T small ones (A y_t for every t)
             body = f"_each_step({self._print(mats[0])}, {self._print(mats[1])})"
         else:
-            body = " @ ".join(self._wrap(m, _MUL + 1 if (i or isinstance(m, HadamardProduct)) else _MUL)
+            # a right factor is parenthesised unless atomic: A @ (−1/2*y), never A @ -1/2*y
+            body = " @ ".join(self._wrap(m, _ATOM + 1 if i and not isinstance(m, MatrixSymbol) else
+                                         _MUL + 1 if (i or isinstance(m, HadamardProduct)) else _MUL)
                               for i, m in enumerate(mats))
             if parts:
                 body = f"({body})"
