@@ -29,13 +29,17 @@ REAL = Path(__file__).parent / "real"
 
 @dataclass(frozen=True)
 class Run:
-    """How a fixture is checked: ``bptt check FILE --convention C [--model M] [--load L] [--with F]...``."""
+    """How a fixture is checked: ``bptt check FILE --convention C [--model M] [--load L] [--with F]...
+    [--adapter A]``; ``batch`` 1 was written before any run, batch 2 after the first run (each blind to
+    its own results)."""
 
     convention: str
     model: str | None = None
     load: str | None = None
     with_files: tuple[str, ...] = ()
     habits: str = ""          # what the file does that real students do (for the printed table)
+    adapter: str | None = None
+    batch: int = 1
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Mutant:
     new: str
     expect: str | None        # the MISTAKES id the top diagnosis must name; None: small, must only fail
     model: str | None = None  # overrides the base's --model (to check only the mutated part)
+    batch: int = 1
 
 
 RNN_UTILS = ("rnn_utils.py",)
@@ -92,6 +97,19 @@ CORRECT = {  # fixture (in real/, without .txt) -> how it is run
                                      "file read, get_ipython().system, training cell, plot cell"),
     "course_lstm_dataclass.py": Run("course", "lstm", habits="dataclass tape, Dict type hints, np.float64 "
                                     "casts, dU_f keys, __main__ demo"),
+
+    # ---- batch 2: written after the first run (on main at e4d185b), before running them
+    "adapter_rnn_layer.py": Run("adapter", adapter="adapter_for_rnn_layer.py", batch=2,
+                                habits="class RNNLayer with forward/backward storing state, PyTorch-like "
+                                "W_ih/W_hh/b_ih/b_hh, batch first; the instructor's adapter names the outputs"),
+    "course_gru.py": Run("course", "gru", batch=2, habits="GRU in the course's notation, gates kept in lists"),
+    "course_rnn_crlf_bom.py": Run("course", "rnn", load="defs", batch=2,
+                                  habits="saved on Windows: UTF-8 BOM, CRLF, tab indentation, umlauts, "
+                                  "np.loadtxt and a plot at top level"),
+    "minchar_loss_array.py": Run("min-char-rnn", batch=2, habits="xrange shim, loss as a (1,) array "
+                                 "(ps[t][targets[t]]), print inside lossFun, no clipping"),
+    "cs231n_inplace_dnext_h.py": Run("cs231n", "rnn", batch=2,
+                                     habits="dnext_h *= 1 - next_h**2 on the caller's array (correct results)"),
 }
 
 _RNN_SUM = "        dWx += dWx_t\n        dWh += dWh_t\n        db += db_t\n    dh0 = dprev_h"
@@ -213,6 +231,41 @@ MUTANTS = [
            "dc-missing-forget-factor"),
     Mutant("k-lstm-sigmoid-left-out", "course_lstm_dataclass.py", '"f": dc * c_prev * act["f"] * (1 - act["f"])',
            '"f": dc * c_prev', "sigmoid-derivative-of-wrong-quantity"),
+    # ---- batch 2 (written after the first run, before running them)
+    Mutant("a-clip-dh-next", "adapter_rnn_layer.py", "dh_next = da @ self.W_hh",
+           "dh_next = np.clip(da @ self.W_hh, -5, 5)", "clipping-in-backward", batch=2),
+    Mutant("a-dh-next", "adapter_rnn_layer.py", "da = (dout[:, t] + dh_next) * (1 - out[:, t] ** 2)",
+           "da = dout[:, t] * (1 - out[:, t] ** 2)", "dh-next-not-added", batch=2),
+    Mutant("a-not-summed", "adapter_rnn_layer.py", "dW_hh += da.T @ h_prev", "dW_hh = da.T @ h_prev",
+           "weight-grads-not-summed", batch=2),
+    Mutant("a-h-prev-off-by-one", "adapter_rnn_layer.py", "h_prev = out[:, t - 1] if t > 0 else h0",
+           "h_prev = out[:, t]", "off-by-one-h-prev", batch=2),
+    Mutant("g-dh-next", "course_gru.py", "dh = W.T @ dz + dh_next", "dh = W.T @ dz", "dh-next-not-added", batch=2),
+    Mutant("g-not-summed", "course_gru.py", 'grads["V_u"] += np.outer(da_u, h_prev)',
+           'grads["V_u"] = np.outer(da_u, h_prev)', "weight-grads-not-summed", batch=2),
+    Mutant("g-sign", "course_gru.py", "dz = ps[t].copy()\n        dz[o[t]] -= 1",
+           "dz = -ps[t].copy()\n        dz[o[t]] += 1", "sign-flipped", batch=2),
+    Mutant("g-sigmoid-u", "course_gru.py", "da_u = du * u * (1 - u)", "da_u = du * (1 - u)",
+           "sigmoid-derivative-of-wrong-quantity", batch=2),
+    Mutant("g-tanh-1-minus-g", "course_gru.py", "da_g = dg * (1 - g ** 2)", "da_g = dg * (1 - g)",
+           "tanh-derivative-of-wrong-quantity", batch=2),
+    Mutant("g-mean-over-T", "course_gru.py", "        dh_next = dh_prev\n    return grads",
+           "        dh_next = dh_prev\n    return {k: v / T for k, v in grads.items()}", "mean-instead-of-sum", batch=2),
+    Mutant("g-Vu-not-transposed", "course_gru.py", "dh_prev += V_u.T @ da_u", "dh_prev += V_u @ da_u",
+           "recurrent-weight-not-transposed", batch=2),
+    Mutant("m-sign", "minchar_port_noclip.py", "dy = np.copy(ps[t])\n        dy[targets[t]] -= 1",
+           "dy = -np.copy(ps[t])\n        dy[targets[t]] += 1", "sign-flipped", batch=2),
+    Mutant("d-sign", "dlai_stepbystep.py", "dtanh = (1 - a_next ** 2) * da_next",
+           "dtanh = (a_next ** 2 - 1) * da_next", "sign-flipped", "rnn", batch=2),
+    Mutant("c-sign", "cs231n_2019_matmul.py", "dz = dnext_h * (1.0 - next_h ** 2)",
+           "dz = dnext_h * (next_h ** 2 - 1.0)", "sign-flipped", "rnn", batch=2),
+    Mutant("c-lstm-clip-dc", "cs231n_2024_typed.py", "dc = dnext_c + dnext_h * o * (1 - tanh_c ** 2)",
+           "dc = np.clip(dnext_c + dnext_h * o * (1 - tanh_c ** 2), -5, 5)", "clipping-in-backward", "lstm",
+           batch=2),
+    Mutant("s-adapter-dx-float16", "adapter_rnn_layer.py", "        return dx, dh_next",
+           "        return dx.astype(np.float16).astype(np.float64), dh_next", None, batch=2),
+    Mutant("s-gru-leaky", "course_gru.py", "        dh_next = dh_prev\n    return grads",
+           "        dh_next = 0.999 * dh_prev\n    return grads", None, batch=2),
     # ---- small mistakes: relative error 1e-5..1e-2 on inputs like the probes; each must fail
     Mutant("s-rnn-dWh-float16", "cs231n_2019_matmul.py", "    dh0 = dprev_h\n    return dx, dh0, dWx, dWh, db",
            "    dh0 = dprev_h\n    dWh = dWh.astype(np.float16).astype(np.float64)\n    return dx, dh0, dWx, dWh, db",
@@ -235,7 +288,8 @@ MUTANTS = [
 
 
 def fixture_text(name: str) -> str:
-    return (REAL / f"{name}.txt").read_text()
+    """The fixture byte for byte (line endings and a BOM are part of what students hand in)."""
+    return (REAL / f"{name}.txt").read_bytes().decode("utf-8")
 
 
 def mutant_source(m: Mutant) -> str:
@@ -255,7 +309,7 @@ def cases(only: set[str] | None = None):
     for m in MUTANTS:
         if not only or m.name in only:
             base = CORRECT[m.base]
-            run = Run(base.convention, m.model or base.model, base.load, base.with_files)
+            run = Run(base.convention, m.model or base.model, base.load, base.with_files, adapter=base.adapter)
             yield m.name, ("small" if m.expect is None else "mutant"), m.base, mutant_source(m), run, m.expect
 
 
@@ -264,14 +318,18 @@ def check_one(file_name: str, source: str, run: Run) -> tuple[object | None, str
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bptt-real-") as tmp:
         path = Path(tmp) / file_name
-        path.write_text(source)
+        path.write_bytes(source.encode("utf-8"))
         helpers = []
         for helper in run.with_files:
-            (Path(tmp) / helper).write_text(fixture_text(helper))
+            (Path(tmp) / helper).write_bytes(fixture_text(helper).encode("utf-8"))
             helpers.append(Path(tmp) / helper)
+        adapter = None
+        if run.adapter:
+            adapter = Path(tmp) / run.adapter
+            adapter.write_bytes(fixture_text(run.adapter).encode("utf-8"))
         try:
-            report = check(path, run.convention, run.model, load=run.load, with_files=tuple(helpers),
-                           numerical=False)
+            report = check(path, run.convention, run.model, adapter=adapter, load=run.load,
+                           with_files=tuple(helpers), numerical=False)
         except Exception as err:  # a usage error or a checker crash is a result here, not a stop
             return None, f"{type(err).__name__}: {err}", time.monotonic() - start
     return report, None, time.monotonic() - start
