@@ -166,3 +166,4 @@ def test_cli_json_and_unknown_case(capsys):
     assert code == 0
     assert result["mutants"] == {"failed": 1, "total": 1, "survivors": [], "small_failed": 0, "small_total": 0}
     assert result["diagnosis"]["right"] == 1 and result["correct"]["total"] == 0
+    assert result["per_batch"]["1"]["diagnosis_right"] == 1

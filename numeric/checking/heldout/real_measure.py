@@ -309,7 +309,8 @@ def cases(only: set[str] | None = None):
     for m in MUTANTS:
         if not only or m.name in only:
             base = CORRECT[m.base]
-            run = Run(base.convention, m.model or base.model, base.load, base.with_files, adapter=base.adapter)
+            run = Run(base.convention, m.model or base.model, base.load, base.with_files, adapter=base.adapter,
+                      batch=m.batch)
             yield m.name, ("small" if m.expect is None else "mutant"), m.base, mutant_source(m), run, m.expect
 
 
@@ -357,7 +358,7 @@ def measure(only: set[str] | None = None) -> dict:
     for name, kind, file_name, source, run, expect in cases(only):
         report, crash, seconds = check_one(file_name, source, run)
         passed = bool(report and report.passed)
-        row = {"name": name, "kind": kind, "convention": run.convention, "model": run.model,
+        row = {"name": name, "kind": kind, "batch": run.batch, "convention": run.convention, "model": run.model,
                "seconds": round(seconds, 2), "passed": passed, "expect": expect}
         if crash:
             row["reason"] = f"checker raised {crash[:300]}"
@@ -380,6 +381,13 @@ def measure(only: set[str] | None = None) -> dict:
         "diagnosis": {"right": sum(r.get("top") == r["expect"] for r in named), "total": len(named),
                       "misses": [{"name": r["name"], "expected": r["expect"], "top": r.get("top")}
                                  for r in named if r.get("top") != r["expect"]]},
+        "per_batch": {b: {"correct_passed": sum(r["passed"] for r in correct if r["batch"] == b),
+                          "correct_total": sum(r["batch"] == b for r in correct),
+                          "mutants_failed": sum(not r["passed"] for r in planted if r["batch"] == b),
+                          "mutants_total": sum(r["batch"] == b for r in planted),
+                          "diagnosis_right": sum(r.get("top") == r["expect"] for r in named if r["batch"] == b),
+                          "diagnosis_total": sum(r["batch"] == b for r in named)}
+                      for b in sorted({r["batch"] for r in rows})},
         "wall_seconds": round(time.monotonic() - start, 1),
         "rows": rows,
     }
@@ -393,7 +401,7 @@ def _print(result: dict) -> None:
             verdict = "MUTANT PASSED" if r["passed"] else f"fails; top diagnosis {r.get('top')}"
             if r["expect"]:
                 verdict += "  (right)" if r.get("top") == r["expect"] else f"  (expected {r['expect']})"
-        print(f"{r['seconds']:6.2f} s  {r['kind']:7s} {r['name']:34s} {verdict}")
+        print(f"{r['seconds']:6.2f} s  b{r['batch']} {r['kind']:7s} {r['name']:30s} {verdict}")
     c, m, d = result["correct"], result["mutants"], result["diagnosis"]
     print(f"\ncorrect files passed: {c['passed']}/{c['total']}")
     for f in c["false_failures"]:
@@ -404,7 +412,13 @@ def _print(result: dict) -> None:
     print(f"top diagnosis right: {d['right']}/{d['total']} ({100 * d['right'] / max(d['total'], 1):.1f} %)")
     for miss in d["misses"]:
         print(f"  {miss['name']}: expected {miss['expected']}, top {miss['top']}")
-    print(f"wall time: {result['wall_seconds']} s for {len(result['rows'])} files")
+    for b, n in result["per_batch"].items():
+        print(f"  batch {b}: correct {n['correct_passed']}/{n['correct_total']}, mutants failed "
+              f"{n['mutants_failed']}/{n['mutants_total']}, diagnosis {n['diagnosis_right']}/{n['diagnosis_total']}")
+    seconds = [r["seconds"] for r in result["rows"]]
+    if seconds:
+        print(f"wall time: {result['wall_seconds']} s for {len(seconds)} files (per file: median "
+              f"{sorted(seconds)[len(seconds) // 2]:.2f} s, max {max(seconds):.2f} s)")
 
 
 def main(argv: list[str] | None = None) -> int:
