@@ -9,7 +9,8 @@ should give (``None``: a small mistake, relative error 1e-5..1e-2, that only has
 
 Printed: correct files passed / total (false failures with the reason), mutants failed / total, top
 diagnosis right / total, wall time per file. ``--json`` prints the numbers as JSON instead;
-``--only NAME`` (repeatable) runs the named cases only.
+``--only NAME`` (repeatable) runs the named cases only; ``--speed`` times the command line instead (one
+cs231n file with RNN and LSTM parts; ``--batch`` of 20 on 2 processes).
 """
 
 from __future__ import annotations
@@ -393,6 +394,34 @@ def measure(only: set[str] | None = None) -> dict:
     }
 
 
+def speed() -> dict:
+    """The speed bars through the command line (process start included): one cs231n file with RNN and
+    LSTM parts, and ``--batch`` of 20 cs231n files (correct ones and mutants of them) on 2 processes."""
+    import subprocess
+
+    def bptt(*args) -> tuple[float, int]:
+        start = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "reports.cli", "check", *args], capture_output=True)
+        return round(time.monotonic() - start, 2), proc.returncode
+
+    full = [n for n, run in CORRECT.items() if run.convention == "cs231n" and run.model is None]
+    mutants = [m for m in MUTANTS if m.base in full][:20 - len(full)]
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="bptt-speed-") as tmp:
+        for name in full:
+            (Path(tmp) / name).write_bytes(fixture_text(name).encode("utf-8"))
+        for m in mutants:
+            (Path(tmp) / f"{m.name.replace('-', '_')}.py").write_bytes(mutant_source(m).encode("utf-8"))
+        out["single_file_seconds"] = [bptt(str(Path(tmp) / full[0]), "--convention", "cs231n")[0]
+                                      for _ in range(3)]
+        out["single_file"] = full[0]
+        seconds, code = bptt("--batch", tmp, "--convention", "cs231n", "--jobs", "2",
+                             "--json", str(Path(tmp) / "summary.json"))
+        out["batch_files"] = len(full) + len(mutants)
+        out["batch_seconds"], out["batch_exit"] = seconds, code
+    return out
+
+
 def _print(result: dict) -> None:
     for r in result["rows"]:
         if r["kind"] == "correct":
@@ -426,7 +455,16 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     parser.add_argument("--only", action="append", metavar="NAME", help="run only this case (repeatable)")
+    parser.add_argument("--speed", action="store_true",
+                        help="time `bptt check` on one cs231n file and `--batch` of 20 (process start included)")
     args = parser.parse_args(argv)
+    if args.speed:
+        timing = speed()
+        print(json.dumps(timing, indent=1) if args.json else
+              f"single cs231n file (RNN and LSTM), bptt check: {timing['single_file_seconds']} s\n"
+              f"bptt check --batch of {timing['batch_files']} cs231n files, 2 processes: "
+              f"{timing['batch_seconds']} s (exit {timing['batch_exit']})")
+        return 0
     only = set(args.only) if args.only else None
     known = set(CORRECT) | {m.name for m in MUTANTS}
     if only and only - known:
