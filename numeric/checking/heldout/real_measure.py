@@ -31,8 +31,8 @@ REAL = Path(__file__).parent / "real"
 @dataclass(frozen=True)
 class Run:
     """How a fixture is checked: ``bptt check FILE --convention C [--model M] [--load L] [--with F]...
-    [--adapter A]``; ``batch`` 1 was written before any run, batch 2 after the first run (each blind to
-    its own results)."""
+    [--adapter A]``; ``batch`` 1 was written before any run, batch 2 after the first run, batch 3 after the
+    second (each blind to its own results)."""
 
     convention: str
     model: str | None = None
@@ -111,6 +111,10 @@ CORRECT = {  # fixture (in real/, without .txt) -> how it is run
                                  "(ps[t][targets[t]]), print inside lossFun, no clipping"),
     "cs231n_inplace_dnext_h.py": Run("cs231n", "rnn", batch=2,
                                      habits="dnext_h *= 1 - next_h**2 on the caller's array (correct results)"),
+
+    # ---- batch 3: written after the second run, before running them
+    "course_lstm_peephole.py": Run("course", "lstm-peephole", batch=3,
+                                   habits="peephole LSTM of the lecture notes, peepholes reshaped to vectors"),
 }
 
 _RNN_SUM = "        dWx += dWx_t\n        dWh += dWh_t\n        db += db_t\n    dh0 = dprev_h"
@@ -267,6 +271,23 @@ MUTANTS = [
            "        return dx.astype(np.float16).astype(np.float64), dh_next", None, batch=2),
     Mutant("s-gru-leaky", "course_gru.py", "        dh_next = dh_prev\n    return grads",
            "        dh_next = 0.999 * dh_prev\n    return grads", None, batch=2),
+    # ---- batch 3 (written after the second run, before running them)
+    Mutant("p-dh-next", "course_lstm_peephole.py", 'dh = p["W"].T @ dz + dh_next', 'dh = p["W"].T @ dz',
+           "dh-next-not-added", batch=3),
+    Mutant("p-no-forget-factor", "course_lstm_peephole.py", "dc_next = dc * f + da_f * pf + da_i * pi",
+           "dc_next = dc + da_f * pf + da_i * pi", "dc-missing-forget-factor", batch=3),
+    Mutant("p-no-h-to-c", "course_lstm_peephole.py", "dc = dc_next + dh * q * (1 - tc ** 2) + da_q * pq",
+           "dc = dc_next + da_q * pq", "dh-to-dc-path-missing", batch=3),
+    Mutant("p-dU-not-summed", "course_lstm_peephole.py", 'grads["dU_" + G] += np.outer(da, x[t])',
+           'grads["dU_" + G] = np.outer(da, x[t])', "weight-grads-not-summed", batch=3),
+    Mutant("d-lstm-last-3-steps", "dlai_stacked_nokeepdims.py",
+           "    for t in reversed(range(T_x)):\n        g = lstm_cell_backward(",
+           "    for t in reversed(range(max(0, T_x - 3), T_x)):\n        g = lstm_cell_backward(",
+           "truncated-bptt", "lstm", batch=3),
+    Mutant("d-lstm-db-mean", "dlai_stacked_nokeepdims.py", "db = dz.sum(axis=1)", "db = dz.mean(axis=1)",
+           "mean-instead-of-sum", "lstm", batch=3),
+    Mutant("d-lstm-c-next-for-c-prev", "dlai_stepbystep.py", "dft = dc * c_prev * ft * (1 - ft)",
+           "dft = dc * c_next * ft * (1 - ft)", "off-by-one-h-prev", "lstm", batch=3),
     # ---- small mistakes: relative error 1e-5..1e-2 on inputs like the probes; each must fail
     Mutant("s-rnn-dWh-float16", "cs231n_2019_matmul.py", "    dh0 = dprev_h\n    return dx, dh0, dWx, dWh, db",
            "    dh0 = dprev_h\n    dWh = dWh.astype(np.float16).astype(np.float64)\n    return dx, dh0, dWx, dWh, db",
