@@ -134,9 +134,11 @@ def test_correct_cs231n_fixtures_are_correct_by_finite_differences(name):
 # --------------------------------------------------------------------------- a fast subset through the checker
 
 FAST_CORRECT = ["cs231n_namedtuple_hints.py", "cs231n_scipy_enum.py", "minchar_port_noclip.py",
-                "dlai_notebook_rnn.ipynb", "course_rnn_script.py", "course_rnn_notebook.ipynb"]
+                "dlai_notebook_rnn.ipynb", "course_rnn_script.py", "course_rnn_notebook.ipynb",
+                "adapter_rnn_layer.py", "course_rnn_crlf_bom.py", "course_lstm_peephole.py"]
 FAST_MUTANTS = ["c-rnn-dh-next", "c-lstm-clip-dh-next", "m-dh-next", "d-gate-names-swapped", "d-c-prev-in-place",
-                "k-truncate-4", "s-rnn-dWh-float16", "s-minchar-leaky-dhnext", "s-dlai-l2-left-in"]
+                "k-truncate-4", "a-clip-dh-next", "g-sign", "p-no-forget-factor",
+                "s-rnn-dWh-float16", "s-minchar-leaky-dhnext", "s-dlai-l2-left-in", "s-gru-leaky"]
 
 
 @pytest.fixture(scope="module")
