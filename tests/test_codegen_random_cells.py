@@ -140,7 +140,7 @@ def _check(text, truncate, seed):
         assert c.passed, (str(c), text)
 
 
-@settings(max_examples=40)
+@settings(max_examples=150)
 @given(text=cells(), truncate=st.sampled_from([None, 1, 2]), seed=st.integers(0, 2 ** 16))
 def test_random_cells_generate_correct_code(text, truncate, seed):
     _check(text, truncate, seed)
