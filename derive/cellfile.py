@@ -488,6 +488,7 @@ class _CellBuilder:
             if p.name not in used and p.name not in dropped:
                 raise self.err(p.line, f"parameter {p.name!r} is never used",
                                "every declared parameter to appear in an equation")
+        self._check_collisions(by_kind, [(name, no) for name, _, no in self.equations])
         read = set().union(*(names_in(expr) for _, expr, _ in self.equations)) | {pred}
         for name, _, no in self.equations:  # a quantity nothing reads has no adjoint to give
             if name not in states and name not in read:
@@ -501,6 +502,19 @@ class _CellBuilder:
             input=inp, target=target, params=tuple(p for p in by_kind["param"] if p.name not in dropped),
             states=tuple(by_kind["state"]), nodes=tuple(nodes), softmax=pred,
             logits=pred_node.expr.arg.id, bias=self.bias, dropped=dropped, source=tuple(self.lines))
+
+    def _check_collisions(self, by_kind, assigned) -> None:
+        """Names the generated code derives from others: NAMEs is NAME's all-steps array (z → zs), an
+        initial state is a keyword argument (h0)."""
+        lines = {d.name: d.line for d in self.decls.values()} | {n: no for n, no in assigned}
+        inits = {s.init: s.name for s in by_kind["state"]}
+        for name, no in lines.items():
+            if name.endswith("s") and name[:-1] in lines:
+                raise self.err(no, f"{name!r} collides with the all-steps array of {name[:-1]!r} in the generated "
+                               "code", f"another name than {name[:-1]!r} + 's'", 1)
+            if name in inits:
+                raise self.err(no, f"{name!r} is the initial value of state {inits[name]!r}",
+                               f"another name (or 'state {inits[name]} : ROWS init OTHER')", 1)
 
     def _drop_biases(self, expr, dropped, no):
         """Remove dropped bias parameters; they may only appear as summands."""

@@ -242,17 +242,6 @@ def certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 4
             entries: int | None = 1, budget: float | None = BUDGET) -> Certificate:
     """Check the derivation of ``cell`` against SymPy ``diff`` of the explicit unrolled loss.
 
-    Stops with :class:`CertificateTimeout` (a clear message) after ``budget`` seconds (None: no limit).
-    Other arguments: see :func:`_certify`.
-    """
-    with _time_limit(budget, f"certificate of {cell.name}"):
-        return _certify(cell, steps, size, digits, seed, entries, budget)
-
-
-def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 40, seed: int = 0,
-            entries: int | None = 1, budget: float | None = None) -> Certificate:
-    """Check the derivation of ``cell`` against SymPy ``diff`` of the explicit unrolled loss.
-
     Args:
         cell: The parsed cell.
         steps: Time steps to unroll (default: 3 for single-state cells such as ``rnn``, 2 when
@@ -265,7 +254,17 @@ def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 
             all at once along a random rational direction u (d/dε E(θ + εu) = Σ u_ij ∂E/∂θ_ij).
             Each ``sympy.diff`` of the explicit loss costs ~0.05–0.3 s, so the default keeps
             ``--certify`` at a few seconds.
+        budget: Seconds before it stops with :class:`CertificateTimeout` and a clear message (None: no
+            limit); SIGALRM interrupts SymPy's work in the main thread, elsewhere entries are checked
+            between ``diff`` calls.
     """
+    with _time_limit(budget, f"certificate of {cell.name}"):
+        return _certify(cell, steps, size, digits, seed, entries, budget)
+
+
+def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 40, seed: int = 0,
+            entries: int | None = 1, budget: float | None = None) -> Certificate:
+    """:func:`certify` without the alarm (``budget`` is still checked between entries)."""
     start = time.perf_counter()
     prog = adjoint_program(cell)
     if steps is None:

@@ -415,13 +415,15 @@ class BackwardEmitter(Emitter):
         for sub, k in counts.items():
             if k < 2:
                 continue
+            first = next((i for i, (_, e, _) in enumerate(self.loop_stmts) if e.has(sub)), None)
+            if first is None:  # inside a larger shared product already named
+                continue
             mats = sub.as_coeff_matrices()[1]
             label = "".join(m.arg.name + "T" if isinstance(m, Transpose) else getattr(m, "name", "m")
                             for m in mats[:1]) + "_" + "_".join(getattr(m, "name", "y") for m in mats[1:])
             name = self.low.fresh(label)
             sym = MatrixSymbol(name, *sub.shape)
             self.loop[name] = name
-            first = next(i for i, (_, e, _) in enumerate(self.loop_stmts) if e.has(sub))
             for item in self.loop_stmts:
                 item[1] = item[1].xreplace({sub: sym})
             self.loop_stmts.insert(first, [name, sub, None])

@@ -30,6 +30,8 @@ def add_parser(sub) -> None:
                    help="a cell file: size of a dimension other than D, H, K (repeatable; default H + 1)")
     add_truncate_and_bias(p, "truncated BPTT: each E_t sends its gradient back at most k steps")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    p.add_argument("--force", action="store_true",
+                   help="run even when the estimated memory or time is beyond the guard (exit 2 otherwise)")
     p.set_defaults(run=run)
 
 
@@ -42,6 +44,9 @@ def run(args) -> int:
         if args.model.endswith(".cell"):
             return _run_cell_file(args)
         raise UsageError(f"unknown model {args.model!r}; expected one of: {', '.join(models.names())}")
+    model = models.get(args.model, bias=args.bias)
+    _guard(args, model.param_shapes(D=args.D, H=args.H, K=args.K),
+           sum(r for r, _ in model.initial_state_shapes(args.H, args.K, 1).values()))
     from derive.codegen import generate
     from reports.codegen_verify import verify_generated
     from reports.verification import RunsSummaryView
@@ -77,6 +82,12 @@ def _run_cell_file(args) -> int:
         gen = generate(args.model, bias=args.bias)
     except CellError as err:
         raise UsageError(str(err)) from None
+    from numeric.gradcheck.verify import point_sizes
+
+    sizes = point_sizes(gen.module, args.D, args.H, args.K, dict(args.dim))
+    rows = {**sizes, "1": 1}
+    _guard(args, {k: (rows[r], rows[c]) for k, (r, c) in gen.module.PARAM_SHAPES.items()},
+           sum(rows[d] for d in gen.module.STATE_ROWS.values()))
     runs = [(args.dtype, (args.D, args.H, args.K, args.T, args.B), args.seed)]
     result = verify_generated(gen, truncate=args.truncate, runs=runs, large=None,
                               oracles=("complex-step", "central", "richardson"), dims=dict(args.dim))
@@ -91,3 +102,14 @@ def _run_cell_file(args) -> int:
         for note in result.notes:
             console.print(f"note: {note}", highlight=False)
     return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def _guard(args, param_shapes, state_rows) -> None:
+    """Refuse (exit 2, one line) a verification too large to finish, before allocating anything."""
+    from numeric.gradcheck.budget import verification_estimate
+
+    if args.force:
+        return
+    reason = verification_estimate(param_shapes, args.D, args.T, args.B, state_rows).refusal()
+    if reason:
+        raise UsageError(f"--T {args.T} --B {args.B}: {reason}; use smaller sizes or --force")
