@@ -168,10 +168,11 @@ class Cell:
     states: tuple[Decl, ...]
     nodes: tuple[Node, ...]
     softmax: str  # node holding ô (the prediction)
-    logits: str  # node holding z (softmax argument)
+    logits: str  # node holding z (softmax argument); for an mse loss the prediction itself
     bias: bool = True
     dropped: tuple[str, ...] = ()  # bias parameters removed by bias=False
     source: tuple[str, ...] = field(default=(), repr=False)
+    loss: str = "cross_entropy"  # or "mse": E = Σ_t Σ_b ½‖ŷ_t − y_t‖² (docs/cells.md, "Losses")
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -407,10 +408,11 @@ class _CellBuilder:
         self.decls[name] = Decl(name, kind, (rows, cols), no, bias, init or (name + "0" if kind == "state" else ""))
 
     def _loss(self, no, line):
-        m = re.fullmatch(r"\s*loss\s+cross_entropy\s*\(\s*(%s)\s*,\s*(%s)\s*\)\s*" % (_IDENT, _IDENT), line)
+        m = re.fullmatch(r"\s*loss\s+(cross_entropy|mse)\s*\(\s*(%s)\s*,\s*(%s)\s*\)\s*" % (_IDENT, _IDENT), line)
         if not m:
-            raise self.err(no, "syntax error in 'loss' line", "'loss cross_entropy(PREDICTION, TARGET)'")
-        self.loss = (m[1], m[2], no)
+            raise self.err(no, "syntax error in 'loss' line",
+                           "'loss cross_entropy(PREDICTION, TARGET)' or 'loss mse(PREDICTION, TARGET)'")
+        self.loss = (m[2], m[3], no, m[1])
 
     def _equation(self, no, line):
         lhs, rhs = line.split("=", 1)
@@ -467,13 +469,19 @@ class _CellBuilder:
             shapes[name] = shape
             nodes.extend(self._normalise(name, expr, shape, no, shapes))
 
-        pred, tgt, loss_no = self.loss
+        pred, tgt, loss_no, kind = self.loss
         if tgt != target.name:
             raise self.err(loss_no, f"unknown target {tgt!r}", f"the declared target {target.name!r}")
         if pred not in defined_line:
             raise self.err(loss_no, f"undefined symbol {pred!r}", "a quantity defined as 'NAME = softmax(...)'")
         pred_node = next(n for n in nodes if n.name == pred)
-        if pred_node.fn != "softmax":
+        if kind == "mse" and pred_node.fn == "softmax":
+            raise self.err(loss_no, f"{pred!r} is a softmax output",
+                           "cross_entropy for a softmax prediction, mse for a real-valued one")
+        if kind == "mse" and pred in states:
+            raise self.err(loss_no, f"the mse prediction {pred!r} is a state",
+                           "a prediction computed from the states (e.g. 'yhat = W @ h + c')")
+        if kind == "cross_entropy" and pred_node.fn != "softmax":
             raise self.err(loss_no, f"{pred!r} is not a softmax output",
                            "the cross-entropy of a quantity defined as 'NAME = softmax(z)'")
         if pred_node.shape != target.shape:
@@ -500,7 +508,8 @@ class _CellBuilder:
             name=self.name, description=self.description, path=self.path, dims=tuple(self.dims),
             input=inp, target=target, params=tuple(p for p in by_kind["param"] if p.name not in dropped),
             states=tuple(by_kind["state"]), nodes=tuple(nodes), softmax=pred,
-            logits=pred_node.expr.arg.id, bias=self.bias, dropped=dropped, source=tuple(self.lines))
+            logits=pred if kind == "mse" else pred_node.expr.arg.id, bias=self.bias, dropped=dropped,
+            source=tuple(self.lines), loss=kind)
 
     def _drop_biases(self, expr, dropped, no):
         """Remove dropped bias parameters; they may only appear as summands."""

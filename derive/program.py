@@ -397,7 +397,12 @@ def _build(cell: Cell) -> AdjointProgram:
         if name in state_names:
             terms.append(incoming[name])
             used_rules.append("carry from step t+1")
-        if name == cell.logits:
+        if name == cell.logits and cell.loss == "mse":
+            yhat, y = b.S(cell.softmax), b.S(cell.target.name)
+            output.mse_gradient()  # SymPy derives ŷ − y (asserts the form)
+            terms.insert(0, MatAdd(yhat, -y))
+            used_rules.insert(0, "mean squared error")
+        elif name == cell.logits:
             ohat, o = b.S(cell.softmax), b.S(cell.target.name)
             output.cross_entropy_gradient()  # SymPy derives ô − o (asserts the form)
             terms.insert(0, MatAdd(ohat, -o))
