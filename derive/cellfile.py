@@ -299,7 +299,8 @@ def _strip_comment(line: str) -> str:
     return line.split("#", 1)[0].rstrip()
 
 
-def parse(text: str, path: str = "<string>", bias: bool = True, name: str | None = None) -> Cell:
+def parse(text: str, path: str = "<string>", bias: bool = True, name: str | None = None,
+          layers: int | None = None) -> Cell:
     """Parse and check a cell file.
 
     Args:
@@ -307,6 +308,8 @@ def parse(text: str, path: str = "<string>", bias: bool = True, name: str | None
         path: Shown in error messages.
         bias: ``False`` drops every parameter declared ``bias`` (its terms vanish from the sums).
         name: Cell name when the file has no ``cell`` line (default: the file's stem).
+        layers: Stack this many copies of the cell (derive/layers.py); None: as the file's
+            ``layers`` line says (1 without one).
 
     Returns:
         The checked, normalised :class:`Cell`.
@@ -314,7 +317,12 @@ def parse(text: str, path: str = "<string>", bias: bool = True, name: str | None
     Raises:
         CellError: with the line number and what was expected.
     """
-    return _CellBuilder(text, path, bias, name).build()
+    b = _CellBuilder(text, path, bias, name)
+    if layers is not None:
+        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+            raise CellError(path, 0, f"layers: got {layers!r}", "an integer >= 1")
+        b.requested_layers = layers
+    return b.build()
 
 
 class _CellBuilder:
@@ -328,13 +336,31 @@ class _CellBuilder:
         self.equations: list[tuple[str, object, int]] = []
         self.loss: tuple[str, str, int] | None = None
         self.dims_line = 0
+        self.layers, self.layers_line = 1, 0
 
     def err(self, lineno, message, expected="", column=0):
         src = self.lines[lineno - 1].rstrip() if 0 < lineno <= len(self.lines) else ""
         return CellError(self.path, lineno, message, expected, src, column)
 
     # -- pass 1: read every line ---------------------------------------------------------------
+    requested_layers: int | None = None
+
     def build(self) -> Cell:
+        self.read()
+        if self.requested_layers is not None:
+            if self.layers_line and self.layers != self.requested_layers:
+                raise self.err(self.layers_line, f"the file declares {self.layers} layers but "
+                               f"{self.requested_layers} were asked for", "one layer count (drop one of them)")
+            self.layers = self.requested_layers
+        if self.layers > 1:  # 'layers N': the file is one layer; stack N of it (derive/layers.py)
+            from derive.layers import stacked_text
+            # line numbers then refer to the stacked text, kept as the cell's source
+            return parse(stacked_text(self, self.layers), f"{self.path} (stacked, {self.layers} layers)",
+                         bias=self.bias, name=self.name)
+        return self._check()
+
+    def read(self) -> "_CellBuilder":
+        """Pass 1 alone: the declarations, equations and loss line as written (no checks across lines)."""
         doc = []
         for no, raw in enumerate(self.lines, 1):
             stripped = raw.strip()
@@ -345,23 +371,30 @@ class _CellBuilder:
                 continue
             head = line.split()[0]
             handler = {"cell": self._cell, "dims": self._dims, "input": self._decl, "target": self._decl,
-                       "param": self._decl, "state": self._decl, "loss": self._loss}.get(head)
+                       "param": self._decl, "state": self._decl, "loss": self._loss,
+                       "layers": self._layers}.get(head)
             if handler is not None:
                 handler(no, line)
             elif "=" in line:
                 self._equation(no, line)
             else:
                 raise self.err(no, f"syntax error: cannot read {head!r}",
-                               "a declaration (cell, dims, input, target, param, state, loss) "
+                               "a declaration (cell, dims, input, target, param, state, loss, layers) "
                                "or an equation 'name = expression'", raw.index(head) + 1)
         self.description = " ".join(d for d in doc if d)
-        return self._check()
+        return self
 
     def _cell(self, no, line):
         parts = line.split(None, 1)
         if len(parts) != 2 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", parts[1].strip()):
             raise self.err(no, "syntax error in 'cell' line", "'cell NAME'")
         self.name = parts[1].strip()
+
+    def _layers(self, no, line):
+        m = re.fullmatch(r"\s*layers\s+(\d+)\s*", line)
+        if not m or int(m[1]) < 1:
+            raise self.err(no, "syntax error in 'layers' line", "'layers N' with N >= 1 (stacked copies of the cell)")
+        self.layers, self.layers_line = int(m[1]), no
 
     def _dims(self, no, line):
         names = line.split()[1:]
@@ -666,12 +699,13 @@ def example_paths() -> list[Path]:
     return sorted((CELLS_DIR / "examples").glob("*.cell"))
 
 
-def load(spec: str | Path, bias: bool = True) -> Cell:
+def load(spec: str | Path, bias: bool = True, layers: int | None = None) -> Cell:
     """Load a built-in cell by name, or a cell file by path.
 
     Args:
         spec: ``"rnn"``, ``"lstm"``, … or a path to a ``.cell`` file.
         bias: ``False`` drops every parameter declared ``bias``.
+        layers: stack this many layers of the cell (None: as the file says, else one).
 
     Raises:
         CellError: unreadable or invalid file, or an unknown name.
@@ -679,7 +713,7 @@ def load(spec: str | Path, bias: bool = True) -> Cell:
     spec = str(spec)
     if spec in BUILTIN:
         path = CELLS_DIR / f"{spec}.cell"
-        return parse(path.read_text(), f"{spec}.cell", bias=bias, name=spec)
+        return parse(path.read_text(), f"{spec}.cell", bias=bias, name=spec, layers=layers)
     path = Path(spec)
     if not path.is_file():
         raise CellError(spec, 0, "no such built-in cell or file",
@@ -688,4 +722,4 @@ def load(spec: str | Path, bias: bool = True) -> Cell:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise CellError(spec, 0, f"cannot read the file ({err.__class__.__name__})", "a UTF-8 text file") from None
-    return parse(text, str(path), bias=bias)
+    return parse(text, str(path), bias=bias, layers=layers)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_seed_and_dims, add_truncate_and_bias
+from reports.commands._args import add_layers, add_seed_and_dims, add_truncate_and_bias
 
 
 def add_parser(sub) -> None:
@@ -26,6 +26,7 @@ def add_parser(sub) -> None:
     add_truncate_and_bias(p, "verify truncated BPTT with k steps (the module takes truncate= at run time)")
     p.add_argument("--unverified", action="store_true", help="write the code even if verification fails")
     add_seed_and_dims(p, "added to the seeds of the verification's random points (default 0)")
+    add_layers(p)
     p.set_defaults(run=run)
 
 
@@ -38,12 +39,19 @@ def run(args) -> int:
     from reports.verification import RunsSummaryView
     from reports.verification import VerificationView
 
-    out = Path(args.output) if args.output else Path(f"bptt_{Path(args.cell).stem.replace('-', '_')}.py")
+    stem = Path(args.cell).stem + (f"-{args.layers}layers" if getattr(args, "layers", None) else "")
+    out = Path(args.output) if args.output else Path(f"bptt_{stem.replace('-', '_')}.py")
     if out.is_dir() or not out.parent.exists():
         raise UsageError(f"-o {out}: not a writable file path (the directory "
                          f"{'is the target' if out.is_dir() else 'does not exist'})")
+    from derive import load_cell
+
     try:
-        gen = generate(args.cell, bias=args.bias)
+        if getattr(args, "layers", None):
+            gen = generate(load_cell(args.cell, bias=args.bias, layers=args.layers), bias=args.bias,
+                           origin=f"{args.cell} with --layers {args.layers}")
+        else:
+            gen = generate(args.cell, bias=args.bias)
     except CellError as err:
         raise UsageError(str(err)) from None
     result = verify_generated(gen, truncate=args.truncate, seed=args.seed, dims=dict(args.dim))

@@ -30,6 +30,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--certify-budget", metavar="SECONDS", type=float, default=None,
                    help="stop --certify after this many seconds with a message and exit 1 (default 120)")
     p.add_argument("--no-bias", action="store_true", help="drop every parameter declared 'bias' (b…, c, b_gh)")
+    from reports.commands._args import add_layers
+
+    add_layers(p)
     p.set_defaults(run=run)
     return p
 
@@ -47,7 +50,7 @@ def run(args) -> int:
     from derive import CellError, derive, load_cell
 
     try:
-        cell = load_cell(args.cell, bias=not args.no_bias)
+        cell = load_cell(args.cell, bias=not args.no_bias, layers=getattr(args, "layers", None))
     except CellError as err:
         raise UsageError(str(err)) from None
     if args.wrt:

@@ -7,7 +7,7 @@ import json
 from rich.console import Console
 
 from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_truncate_and_bias, dim_size, positive_int
+from reports.commands._args import add_layers, add_truncate_and_bias, dim_size, positive_int
 
 
 def add_parser(sub) -> None:
@@ -29,6 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--dim", type=dim_size, action="append", default=[], metavar="NAME=N",
                    help="a cell file: size of a dimension other than D, H, K (repeatable; default H + 1)")
     add_truncate_and_bias(p, "truncated BPTT: each E_t sends its gradient back at most k steps")
+    add_layers(p)
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     p.set_defaults(run=run)
 
@@ -38,8 +39,8 @@ def run(args) -> int:
     from numeric.gradcheck.verify import verify
     from reports.verification import VerificationView
 
-    if args.model not in models.names():
-        if args.model.endswith(".cell"):
+    if args.model not in models.names() or getattr(args, "layers", None):  # stacked: no hand-written model
+        if args.model.endswith(".cell") or args.model in models.names():
             return _run_cell_file(args)
         raise UsageError(f"unknown model {args.model!r}; expected one of: {', '.join(models.names())}")
     from derive.codegen import generate
@@ -73,8 +74,11 @@ def _run_cell_file(args) -> int:
     from reports.codegen_verify import verify_generated
     from reports.verification import VerificationView
 
+    from derive import load_cell
+
     try:
-        gen = generate(args.model, bias=args.bias)
+        gen = generate(load_cell(args.model, bias=args.bias, layers=getattr(args, "layers", None)), bias=args.bias,
+                       origin=args.model + (f" with --layers {args.layers}" if getattr(args, "layers", None) else ""))
     except CellError as err:
         raise UsageError(str(err)) from None
     runs = [(args.dtype, (args.D, args.H, args.K, args.T, args.B), args.seed)]
