@@ -172,7 +172,7 @@ class Cell:
     bias: bool = True
     dropped: tuple[str, ...] = ()  # bias parameters removed by bias=False
     source: tuple[str, ...] = field(default=(), repr=False)
-    loss: str = "cross_entropy"  # or "mse": E = Σ_t Σ_b ½‖ŷ_t − y_t‖² (docs/cells.md, "Losses")
+    loss: str = "cross_entropy"  # or "mse": E = Σ_t Σ_b ½‖ŷ_t − y_t‖²; "linear": E = Σ_t g_tᵀ ŷ_t (docs/cells.md)
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -441,7 +441,7 @@ class _CellBuilder:
         self.decls[name] = Decl(name, kind, (rows, cols), no, bias, init or (name + "0" if kind == "state" else ""))
 
     def _loss(self, no, line):
-        m = re.fullmatch(r"\s*loss\s+(cross_entropy|mse)\s*\(\s*(%s)\s*,\s*(%s)\s*\)\s*" % (_IDENT, _IDENT), line)
+        m = re.fullmatch(r"\s*loss\s+(cross_entropy|mse|linear)\s*\(\s*(%s)\s*,\s*(%s)\s*\)\s*" % (_IDENT, _IDENT), line)
         if not m:
             raise self.err(no, "syntax error in 'loss' line",
                            "'loss cross_entropy(PREDICTION, TARGET)' or 'loss mse(PREDICTION, TARGET)'")
@@ -508,7 +508,7 @@ class _CellBuilder:
         if pred not in defined_line:
             raise self.err(loss_no, f"undefined symbol {pred!r}", "a quantity defined as 'NAME = softmax(...)'")
         pred_node = next(n for n in nodes if n.name == pred)
-        if kind == "mse" and pred_node.fn == "softmax":
+        if kind in ("mse", "linear") and pred_node.fn == "softmax":
             raise self.err(loss_no, f"{pred!r} is a softmax output",
                            "cross_entropy for a softmax prediction, mse for a real-valued one")
         if kind == "mse" and pred in states:
@@ -541,7 +541,7 @@ class _CellBuilder:
             name=self.name, description=self.description, path=self.path, dims=tuple(self.dims),
             input=inp, target=target, params=tuple(p for p in by_kind["param"] if p.name not in dropped),
             states=tuple(by_kind["state"]), nodes=tuple(nodes), softmax=pred,
-            logits=pred if kind == "mse" else pred_node.expr.arg.id, bias=self.bias, dropped=dropped,
+            logits=pred if kind != "cross_entropy" else pred_node.expr.arg.id, bias=self.bias, dropped=dropped,
             source=tuple(self.lines), loss=kind)
 
     def _drop_biases(self, expr, dropped, no):

@@ -292,7 +292,7 @@ def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 
     for s in cell.states:
         point[s.init] = sp.Matrix(rows_cols(s.shape)[0], 1, lambda i, j: rand())
     K = rows_cols(cell.target.shape)[0]
-    mse = cell.loss == "mse"
+    mse = cell.loss in ("mse", "linear")
     if mse:  # real targets y_t: random rationals
         targets = [sp.Matrix(K, 1, lambda i, j: rand()) for _ in range(steps)]
     else:
@@ -310,7 +310,9 @@ def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 
                 env[s.name + PREV] = prev[s.name]
             for node in cell.nodes:
                 env[node.name] = _explicit(node.expr, env, rows_cols(cell.shape(node.name)))
-            if mse:  # E_t = ½ Σ_k (ŷ_tk − y_tk)²
+            if cell.loss == "linear":  # E_t = g_tᵀ ŷ_t
+                E += sp.Add(*[v[0] * g for v, g in zip(env[cell.softmax], targets[t - 1])])
+            elif mse:  # E_t = ½ Σ_k (ŷ_tk − y_tk)²
                 E += sp.Rational(1, 2) * sp.Add(*[(v[0] - y) ** 2 for v, y in zip(env[cell.softmax],
                                                                                  targets[t - 1])])
             else:

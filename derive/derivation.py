@@ -305,7 +305,10 @@ def derive(cell: Cell, wrt: tuple[str, ...] | None = None, steps: int = 3,
         S.add("definition", (D.quantity(node.name, t_), D.conv(a.expr, t_)),
               f"{cell.path}, line {node.line}" + (" (pre-activation named by the engine)" if node.auto else ""))
     ohat, o = D.quantity(cell.softmax, t_), Q(cell.target.name, t_)
-    if cell.loss == "mse":
+    if cell.loss == "linear":
+        S.add("definition", (Q("E", t_), times(Tr(o), ohat)),
+              f"{cell.target.name}_t is the gradient arriving from outside the cell (an output layer it feeds)")
+    elif cell.loss == "mse":
         S.add("definition", (Q("E", t_), _half_square(ohat, o)),
               "squared error of the prediction, halved so that its gradient is the residual; "
               "a masked (NaN) target entry contributes no term")
@@ -318,7 +321,9 @@ def derive(cell: Cell, wrt: tuple[str, ...] | None = None, steps: int = 3,
     S.section = "Output layer"
     z = D.quantity(cell.logits, t_)
     dz_plain = D.conv(MatAdd(prog.symbols[cell.softmax], -prog.symbols[cell.target.name]), t_)
-    if cell.loss == "mse":
+    if cell.loss == "linear":
+        S.add("upstream gradient", (Partial(Q("E", t_), ohat), o), "E_t is linear in the prediction")
+    elif cell.loss == "mse":
         S.add("mean squared error", (Partial(Q("E", t_), ohat), dz_plain),
               "SymPy: ∂/∂ŷ₁ of ½ Σₖ (ŷₖ − yₖ)² is ŷ₁ − y₁")
     else:
@@ -451,6 +456,9 @@ def _adjoints_in(carries):
 def _why_backward(rule: str, users: list[str]) -> str:
     """One line: where the adjoint comes from (its consumers) and which local rule applies."""
     parts = rule.split(", ") if rule else []
+    if "upstream gradient" in parts:
+        text = "the gradient arriving from outside" + ("; plus what flows back from step t + 1" if len(parts) > 1 else "")
+        return text
     if "mean squared error" in parts:
         text = "the output layer gives ŷ − y"
     elif "softmax + cross-entropy" in parts:
@@ -477,7 +485,8 @@ def _course_steps(S: _Steps, cell: Cell, prog: AdjointProgram, D: _Display, cour
     zT = D.quantity(cell.logits, Tn)
     E_T = Q("E", Tn)
     dz_T = D.conv(bw["d" + cell.logits].expr, Tn, {})
-    E_def = _half_square(ohT, oT) if cell.loss == "mse" else Neg(times(Tr(oT), Fn("log", ohT)))
+    E_def = (_half_square(ohT, oT) if cell.loss == "mse" else times(Tr(oT), ohT) if cell.loss == "linear"
+             else Neg(times(Tr(oT), Fn("log", ohT))))
     S.add("definition", (E_T, E_def), f"the loss term of step {T}")
     out_params = [p for p in wrt if p in names_in(cell.node(cell.logits).expr)]
     for p in out_params:

@@ -30,8 +30,10 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
     first_state = "h0" if "h0" in inits else None
     outputs = list(dict.fromkeys([*cell.state_names, cell.softmax]))  # what forward() returns
     mse = cell.loss == "mse"
-    loss_text = "E = Σ_t ½‖ŷ_t − y_t‖²" if mse else "E = Σ_t −o_t · log ô_t"
-    target_doc = (f"real targets (T, {class_dim}, B), float; a NaN entry contributes no loss term" if mse
+    linear = cell.loss == "linear"
+    loss_text = ("E = Σ_t ½‖ŷ_t − y_t‖²" if mse else "E = Σ_t g_tᵀ ŷ_t" if linear else "E = Σ_t −o_t · log ô_t")
+    target_doc = (f"upstream gradients g_t (T, {class_dim}, B), float" if linear else
+                  f"real targets (T, {class_dim}, B), float; a NaN entry contributes no loss term" if mse
                   else f"class ids (T, B), integers in [0, {class_dim}); -1 contributes no loss term")
     equations = "\n".join(f"    {show.equation(a)}" for a in low.fwd)
     checked = verification or ["NOT VERIFIED (written with --unverified)"]
@@ -90,7 +92,7 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         "",
         "",
         f"def loss(params, xs, targets, h0=None, **state0):",
-        f'    """{"E = Σ_t Σ_b ½‖ŷ_t − y_t‖²" if mse else "E = Σ_t Σ_b −log ô_t[o_t]"}.',
+        f'    """{loss_text}.',
         "",
         "    Args:",
         "        params: every parameter of param_shapes (one precision).",
@@ -164,6 +166,8 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
 def _mask_line(low: Lowering, tape) -> list[str]:
     """Masked targets (−1 class ids, NaN real targets) send no gradient: ô_t − o_t is made 0 there
     (runtime _masked_for_backward)."""
+    if low.cell.loss == "linear":
+        return []  # upstream gradients: nothing to mask
     ohats = plural(low.cell.softmax)
     if ohats not in tape:
         raise ValueError(f"{low.cell.name}: the backward pass does not read {ohats}; cannot mask targets")

@@ -258,6 +258,9 @@ class Emitter:
                 continue
             out.line(f"{plural(n)} = {self.code(e, self.vec)}", show.equation_text(n, e) + "   (every t at once)")
             tape.append(plural(n))
+        if self.cell.loss == "linear":  # o holds the upstream gradients g_t: E = Σ_t g_tᵀ ŷ_t
+            out.line(f"E = np.sum(o * {plural(self.cell.softmax)})", "E = Σ_t g_tᵀ ŷ_t  (upstream gradients g_t)")
+            return out.out, list(dict.fromkeys(tape))
         if self.cell.loss == "mse":  # o holds the real targets y_t; a NaN entry is no term (masked)
             r = f"np.where(np.isnan(o), 0, {plural(self.cell.softmax)} - o)"
             out.line(f"E = 0.5 * np.sum({r} ** 2)",

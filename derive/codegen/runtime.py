@@ -72,7 +72,7 @@ def _one_hot(targets, K, dtype):
 def _targets(targets, K, dtype):
     """The targets as the forward pass reads them: one-hot o_t (cross-entropy) or the real y_t (mse,
     NaN entries kept: the loss skips them)."""
-    return targets.astype(dtype) if LOSS == "mse" else _one_hot(targets, K, dtype)
+    return targets.astype(dtype) if LOSS != "cross_entropy" else _one_hot(targets, K, dtype)
 
 
 def _masked_for_backward(o, ohats, targets):
@@ -152,7 +152,7 @@ def _checked(params, xs, targets, state0, need_targets=True):
     """Validate every input; returns (sizes, dtype, initial states with zeros filled in)."""
     sizes = _sizes(params, xs)
     T, _, B = xs.shape
-    if need_targets and LOSS == "mse":
+    if need_targets and LOSS != "cross_entropy":
         _check_mse_targets(targets, (T, sizes[CLASS_DIM], B))
     elif need_targets:
         if not isinstance(targets, np.ndarray) or targets.dtype.kind not in "iu":

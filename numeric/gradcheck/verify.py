@@ -57,7 +57,7 @@ def random_point(model, D: int, H: int, K: int, T: int, B: int, dtype=np.float64
     params = model.init_params(**sizes, rng=rng, dtype=dtype)
     n_in, n_classes = sizes[getattr(model, "INPUT_DIM", "D")], sizes[getattr(model, "CLASS_DIM", "K")]
     xs = rng.standard_normal((T, n_in, B)).astype(dtype)
-    if getattr(model, "LOSS", "cross_entropy") == "mse":  # a generated module of a cell with an mse loss
+    if getattr(model, "LOSS", "cross_entropy") != "cross_entropy":  # a generated mse/linear-loss module
         targets = rng.standard_normal((T, n_classes, B)).astype(dtype)
     else:
         targets = rng.integers(0, n_classes, size=(T, B))
