@@ -14,6 +14,8 @@ parameters (W, c) and the prediction keep their names: there is one output layer
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from derive.cellfile import PREV, Bin, Call, Name, Neg, Num, names_in, to_text
 from derive.errors import CellError
 
@@ -37,9 +39,23 @@ def _rename(e, f):
     return Bin(e.op, _rename(e.left, f), _rename(e.right, f))
 
 
-def stacked_text(b, layers: int) -> str:
-    """The cell file of ``layers`` stacked copies of the cell read by ``b`` (a ``_CellBuilder`` after
-    ``read()``).
+@dataclass(frozen=True)
+class Split:
+    """A cell file cut into its recurrence and its output layer (what stacking and bidirectional need)."""
+
+    inp: object  # the input's Decl
+    target: object  # the target's Decl
+    states: list  # state names
+    recurrent: list  # (name, expr, line) of every equation a state's new value needs
+    head: list  # the other equations: the output layer
+    out: str  # the one state the output layer reads
+    rec_params: set
+    head_params: set
+    need: set  # names of the recurrent equations
+
+
+def split(b, what: str = "stack {}") -> Split:
+    """Cut the cell read by ``b`` (a ``_CellBuilder`` after ``read()``) into recurrence and output layer.
 
     Raises:
         CellError: when the cell has no single state for the next layer to read (the output layer
@@ -48,7 +64,7 @@ def stacked_text(b, layers: int) -> str:
     where = b.layers_line
 
     def refuse(message, expected):
-        raise CellError(b.path, where, f"cannot stack {b.name}: {message}", expected)
+        raise CellError(b.path, where, f"cannot {what.format(b.name)}: {message}", expected)
 
     if b.loss is None:
         refuse("no 'loss' line", "a complete cell file")
@@ -56,8 +72,9 @@ def stacked_text(b, layers: int) -> str:
     states = [d.name for d in decls.values() if d.kind == "state"]
     params = {d.name for d in decls.values() if d.kind == "param"}
     inp = next((d for d in decls.values() if d.kind == "input"), None)
-    if inp is None or not states:
-        refuse("no input or no state", "an input and at least one state")
+    tgt = next((d for d in decls.values() if d.kind == "target"), None)
+    if inp is None or tgt is None or not states:
+        refuse("no input, target or state", "an input, a target and at least one state")
     eq_names = [name for name, _, _ in b.equations]
     reads = {name: names_in(expr) for name, expr, _ in b.equations}
     # the recurrence: every equation a state's new value needs (transitively)
@@ -82,7 +99,19 @@ def stacked_text(b, layers: int) -> str:
     if rec_params & head_params:
         refuse(f"{', '.join(sorted(rec_params & head_params))} is used by the recurrence and the output layer",
                "separate parameters for the recurrence and the output layer")
+    return Split(inp, tgt, states, recurrent, head, out, rec_params, head_params, need)
 
+
+def stacked_text(b, layers: int) -> str:
+    """The cell file of ``layers`` stacked copies of the cell read by ``b`` (a ``_CellBuilder`` after
+    ``read()``).
+
+    Raises:
+        CellError: see :func:`split`.
+    """
+    sp_ = split(b)
+    decls, states, inp, out, need = b.decls, sp_.states, sp_.inp, sp_.out, sp_.need
+    recurrent, head, rec_params, pred = sp_.recurrent, sp_.head, sp_.rec_params, b.loss[0]
     own = rec_params | set(states) | need  # what every layer has its own copy of
     d_in, d_out = inp.shape[0], decls[out].shape[0]
 
@@ -105,7 +134,7 @@ def stacked_text(b, layers: int) -> str:
              f"# {layers} stacked layers (generated from the one-layer cell; docs/cells.md, 'Stacked layers')",
              f"cell {b.name}-{layers}layers", f"dims {' '.join(b.dims)}",
              f"input {inp.name} : {inp.shape[0]}"]
-    tgt = next(d for d in decls.values() if d.kind == "target")
+    tgt = sp_.target
     lines.append(f"target {tgt.name} : {tgt.shape[0]}")
     for layer in range(1, layers + 1):
         for d in decls.values():
