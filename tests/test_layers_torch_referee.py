@@ -174,3 +174,120 @@ def test_the_mask_changes_the_loss():
     E_full = float(m.loss(pt.params, pt.xs, full, **pt.state0))
     E_ref, _ = torch_reference("rnn", 2, "mse", pt.params, pt.xs, full, pt.state0)
     assert abs(E_full - E_ref) <= 1e-12 * E_ref and E_full > E_masked
+
+
+# ---- bidirectional --------------------------------------------------------------------------------------
+
+_BI: dict = {}
+
+
+def bi_gen(kind, loss):
+    from derive.bidirectional import generate as generate_bidirectional
+
+    if (kind, loss) not in _BI:
+        if loss == "ce":
+            _BI[kind, loss] = generate_bidirectional(kind)
+        else:
+            _BI[kind, loss] = _bi_from_text(mse_text(kind), kind)
+    return _BI[kind, loss]
+
+
+def _bi_from_text(text, kind):
+    import tempfile
+    from pathlib import Path
+
+    from derive.bidirectional import generate as generate_bidirectional
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{kind}-mse.cell"
+        path.write_text(text)
+        return generate_bidirectional(str(path))
+
+
+def bi_point(m, loss, seed):
+    rng = np.random.default_rng(seed)
+    params = m.init_params(D, H, K, rng=rng)
+    xs = rng.standard_normal((T, D, B))
+    state0 = {k: 0.5 * rng.standard_normal(s) for k, s in m.initial_state_shapes(H, B).items()}
+    if loss == "ce":
+        targets = rng.integers(0, K, size=(T, B))
+        targets[rng.random((T, B)) < 0.3] = -1
+    else:
+        targets = rng.standard_normal((T, K, B))
+        targets[rng.random((T, K, B)) < 0.2] = np.nan
+    return params, xs, targets, state0
+
+
+def torch_bidirectional(kind, loss, params, xs, targets, state0, truncate=None):
+    """Full BPTT: one torch.nn.RNN/LSTM/GRU(bidirectional=True). Truncated: two one-direction torch modules,
+    each E_t recomputing h→_t from h→_{t−k} and h←_t from h←_{t+k}, both detached."""
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    X = torch.tensor(xs.transpose(0, 2, 1).copy(), requires_grad=True)
+    inits = ["h0", "c0"] if kind == "lstm" else ["h0"]
+    S0 = {f"{i}_{d}": torch.tensor(state0[f"{i}_{d}"], requires_grad=True) for i in inits for d in ("fw", "bw")}
+    direction = {d: {k: v for k, v in P.items() if k.endswith(f"_{d}") and not k.startswith("W_")}
+                 for d in ("fw", "bw")}
+    w = {d: torch_weights(kind, 1, {k[:-3]: v for k, v in direction[d].items()}) for d in ("fw", "bw")}
+
+    def hx(d, src):
+        s = {i: src[f"{i}_{d}"].T[None] for i in inits}
+        return (s["h0"], s["c0"]) if kind == "lstm" else s["h0"]
+
+    if truncate is None:
+        net = TORCH[kind](D, H, num_layers=1, bidirectional=True, dtype=torch.float64)
+        both = {**w["fw"], **{f"{k}_reverse": v for k, v in w["bw"].items()}}
+        h0 = hx("fw", S0), hx("bw", S0)
+        h0 = (tuple(torch.cat([a, b]) for a, b in zip(*h0)) if kind == "lstm" else torch.cat(h0))
+        out, _ = torch.func.functional_call(net, both, (X, h0))
+        h_fw, h_bw = out[..., :H], out[..., H:]
+    else:
+        net = TORCH[kind](D, H, num_layers=1, dtype=torch.float64)
+        run = lambda d, x, s: torch.func.functional_call(net, w[d], (x, s))  # noqa: E731
+        states = {"fw": [], "bw": [None] * T}
+        s = hx("fw", S0)
+        for t in range(T):
+            _, s = run("fw", X[t:t + 1], s)
+            states["fw"].append(s)
+        s = hx("bw", S0)
+        for t in reversed(range(T)):
+            _, s = run("bw", X[t:t + 1], s)
+            states["bw"][t] = s
+        detach = lambda s: tuple(v.detach() for v in s) if kind == "lstm" else s.detach()  # noqa: E731
+        h_fw, h_bw = [], []
+        for t in range(T):
+            lo = max(0, t - truncate + 1)
+            out, _ = run("fw", X[lo:t + 1], hx("fw", S0) if lo == 0 else detach(states["fw"][lo - 1]))
+            h_fw.append(out[-1])
+            hi = min(T, t + truncate)
+            out, _ = run("bw", X[t:hi].flip(0), hx("bw", S0) if hi == T else detach(states["bw"][hi]))
+            h_bw.append(out[-1])
+        h_fw, h_bw = torch.stack(h_fw), torch.stack(h_bw)
+    z = h_fw @ P["W_fw"].T + h_bw @ P["W_bw"].T + P["c"][:, 0]  # (T, B, K)
+    tg = torch.tensor(targets)
+    if loss == "ce":
+        keep = tg >= 0
+        logp = torch.log_softmax(z, dim=2)
+        E = -logp.gather(2, tg.clamp(min=0)[..., None])[..., 0][keep].sum()
+    else:
+        y = tg.permute(0, 2, 1)
+        r = torch.where(torch.isnan(y), torch.zeros_like(z), z - torch.nan_to_num(y))
+        E = 0.5 * (r ** 2).sum()
+    E.backward()
+    grads = {k: v.grad.numpy() for k, v in P.items()}
+    grads["xs"] = X.grad.numpy().transpose(0, 2, 1)
+    grads.update({k: v.grad.numpy() for k, v in S0.items()})
+    return float(E.detach()), grads
+
+
+@pytest.mark.parametrize("truncate", [None, 2])
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+@pytest.mark.parametrize("kind", list(GATES))
+def test_bidirectional_gradients_agree_with_pytorch(kind, loss, truncate):
+    m = bi_gen(kind, loss).module
+    params, xs, targets, state0 = bi_point(m, loss, seed=21)
+    E, grads = m.loss_and_grads(params, xs, targets, truncate=truncate, **state0)
+    E_ref, g_ref = torch_bidirectional(kind, loss, params, xs, targets, state0, truncate)
+    assert abs(float(E) - E_ref) <= 1e-12 * abs(E_ref)
+    assert set(grads) == set(g_ref)
+    worst = {k: rel(grads[k], g_ref[k]) for k in g_ref}
+    assert max(worst.values()) <= 1e-12, worst
