@@ -21,11 +21,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sympy as sp
+
 from derive.cellfile import Cell, _CellBuilder, load, parse
+from derive.derivation import T_, Derivation, Step, derive, t_
 from derive.errors import CellError
 from derive.layers import split
 
 UP = "up"  # the direction cell's target: the gradient arriving from the output layer
+
+
+@dataclass(frozen=True)
+class BidirectionalDerivation(Derivation):
+    """A :class:`~derive.derivation.Derivation` titled after the network (``cell`` is the direction cell)."""
+
+    network: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"BPTT for the bidirectional {self.network} network"
 
 
 @dataclass(frozen=True)
@@ -162,6 +176,7 @@ NET_DIMS = {dim_names!r}
 OUT_DIM = {class_dim!r}
 CELL_INITS = {inits!r}
 OUT_BIAS = {c!r}  # the output layer's bias (None without one)
+OUT_STATE = {out!r}  # the state the output layer reads
 
 
 def param_shapes({dims}):
@@ -288,4 +303,66 @@ def generate(spec: str, bias: bool = True, verification: list[str] | None = None
     source = module_source(net, origin, _version(), verification)
     name = f"{net.cell.name}-bidirectional"
     return Generated(name, origin, source, load_source(source, name), net.direction)
+
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The derivation: the joint output layer, then the direction cell's own derivation
+
+
+def derivation(net: Bidirectional, wrt: tuple[str, ...] | None = None, steps: int = 3, truncate: int | None = None):
+    """The derivation of the bidirectional network: how the joint output layer splits ∂E_t/∂z_t between the
+    two directions, then the direction cell's BPTT (derive.derive of ``net.direction``), numbered on.
+
+    Args:
+        wrt: parameters of the direction cell to derive (names without _fw/_bw; default all).
+    """
+    from derive.notation import Fn, Neg, Partial, Q, Text, Tr, TSum, plus, times
+
+    t = t_
+    out, W, c = net.out, net.matrix, net.bias
+    hf, hb = (Q("hfw", t), Q("hbw", t)) if out == "h" else (Q(f"{out}fw", t), Q(f"{out}bw", t))
+    hf_prev = Q("hfw" if out == "h" else f"{out}fw", t - 1)
+    hb_next = Q("hbw" if out == "h" else f"{out}bw", t + 1)
+    x, o, z = Q(net.cell.input.name, t), Q(net.cell.target.name, t), Q("z", t)
+    pred = Q(net.cell.softmax, t) if net.loss == "cross_entropy" else z
+    Et = Q("E", t)
+    section = "Bidirectional network: the joint output layer"
+    rows = [
+        ("definition", (hf, Text(f"cell({x}, {hf_prev})")), "the forward direction: the cell below, parameters *_fw"),
+        ("definition", (hb, Text(f"cell({x}, {hb_next})")),
+         "the backward direction: the same cell on the reversed sequence, parameters *_bw, initial state at t = T + 1"),
+        ("definition", (z, plus(times(Q(f"{W}_fw"), hf), times(Q(f"{W}_bw"), hb), *([Q(c)] if c else []))),
+         "the joint output layer reads both directions"),
+    ]
+    if net.loss == "cross_entropy":
+        rows += [("definition", (pred, Fn("softmax", z)), "the prediction"),
+                 ("definition", (Et, Neg(times(Tr(o), Fn("log", pred)))), "cross-entropy; class id −1: no term"),
+                 ("softmax + cross-entropy", (Partial(Et, z), plus(pred, Neg(o))), "as for one direction")]
+    else:
+        r = plus(z, Neg(o))
+        rows += [("definition", (Et, times(sp.Rational(1, 2), Tr(r), r)), "squared error; NaN target entries: no term"),
+                 ("mean squared error", (Partial(Et, z), r), "SymPy: ∂/∂ŷ of ½‖ŷ − y‖² is ŷ − y")]
+    rows += [
+        ("chain rule", (Partial(Et, hf), times(Tr(Q(f"{W}_fw")), Partial(Et, z))),
+         "what the output layer sends the forward direction: the up_t of its derivation below, where what "
+         "flows back from step t + 1 is added"),
+        ("chain rule", (Partial(Et, hb), times(Tr(Q(f"{W}_bw")), Partial(Et, z))),
+         "what the output layer sends the backward direction: its up_t; there the carry comes from step "
+         "t − 1, because h← runs from T down to 1"),
+        ("sum over time", (Partial(Q("E"), Q(f"{W}_fw")), TSum(times(Partial(Et, z), Tr(hf)), t, 1, T_)),
+         "one term per step"),
+        ("sum over time", (Partial(Q("E"), Q(f"{W}_bw")), TSum(times(Partial(Et, z), Tr(hb)), t, 1, T_)),
+         "one term per step"),
+        ("chain rule", (Partial(Q("E"), x), Text("forward direction's + backward direction's")),
+         "x_t feeds both directions: the two cells' ∂E/∂x_t add"),
+    ]
+    head = [Step(i + 1, section, rule, tuple(sides), why) for i, (rule, sides, why) in enumerate(rows)]
+    cell = derive(net.direction, wrt=wrt, steps=steps, truncate=truncate)
+    n = len(head)
+    tail = [Step(s.number + n, f"Each direction (the cell, up_t from the output layer): {s.section}", s.rule,
+                 s.sides, s.justification) for s in cell.steps]
+    return BidirectionalDerivation(net.direction, cell.wrt, cell.steps_T, truncate, tuple(head + tail),
+                                   cell.program, net.cell.name)
+
 

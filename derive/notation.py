@@ -20,6 +20,8 @@ BASES = {
     "E": ("E", "E"),
     "θ": (r"\theta", "θ"),
     "ones": (r"\mathbf{1}", "𝟏"),
+    "hfw": (r"\overrightarrow{h}", "h→"),  # the two directions of a bidirectional network
+    "hbw": (r"\overleftarrow{h}", "h←"),
 }
 FUNCTIONS = {"tanh": (r"\tanh", "tanh"), "sigmoid": (r"\sigma", "σ"), "relu": (r"\operatorname{relu}", "relu"),
              "Heaviside": (r"\operatorname{step}", "step"), "exp": (r"\exp", "exp"), "softmax": (r"\operatorname{softmax}", "softmax"), "log": (r"\log", "log")}

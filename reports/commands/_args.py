@@ -38,6 +38,13 @@ def add_seed_and_dims(p: argparse.ArgumentParser, seed_help: str) -> None:
                         "(repeatable; default: H + 1)")
 
 
+def add_bidirectional(p: argparse.ArgumentParser) -> None:
+    """--bidirectional: a forward and a backward pass of the cell with a joint output layer."""
+    p.add_argument("--bidirectional", action="store_true",
+                   help="a forward and a backward pass of the cell, joint output layer z = W_fw h→ + W_bw h← + c "
+                        "(parameters U_fw, U_bw, …; derive/bidirectional.py)")
+
+
 def add_layers(p: argparse.ArgumentParser) -> None:
     """--layers N: stack N layers of the cell (derive/layers.py, docs/cells.md "Stacked layers")."""
     p.add_argument("--layers", type=positive_int, default=None, metavar="N",

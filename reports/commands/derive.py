@@ -30,9 +30,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--certify-budget", metavar="SECONDS", type=float, default=None,
                    help="stop --certify after this many seconds with a message and exit 1 (default 120)")
     p.add_argument("--no-bias", action="store_true", help="drop every parameter declared 'bias' (b…, c, b_gh)")
-    from reports.commands._args import add_layers
+    from reports.commands._args import add_bidirectional, add_layers
 
     add_layers(p)
+    add_bidirectional(p)
     p.set_defaults(run=run)
     return p
 
@@ -49,8 +50,16 @@ def run(args) -> int:
 
     from derive import CellError, derive, load_cell
 
+    net = None
     try:
         cell = load_cell(args.cell, bias=not args.no_bias, layers=getattr(args, "layers", None))
+        if getattr(args, "bidirectional", False):
+            if getattr(args, "layers", None):
+                raise UsageError("--bidirectional with --layers: not supported (one or the other)")
+            from derive.bidirectional import bidirectional
+
+            net = bidirectional(args.cell, bias=not args.no_bias)
+            cell = net.direction  # --wrt and --certify: the direction cell (names without _fw/_bw)
     except CellError as err:
         raise UsageError(str(err)) from None
     if args.wrt:
@@ -59,7 +68,13 @@ def run(args) -> int:
             dropped = f" ({unknown[0]} is a bias, dropped by --no-bias)" if unknown[0] in cell.dropped else ""
             raise UsageError(f"--wrt {unknown[0]}: no such parameter in cell {cell.name}{dropped}; "
                              f"expected one of {', '.join(cell.param_names)}")
-    derivation = derive(cell, wrt=tuple(dict.fromkeys(args.wrt or ())), steps=args.steps, truncate=args.truncate)
+    if net is not None:
+        from derive.bidirectional import derivation as bidirectional_derivation
+
+        derivation = bidirectional_derivation(net, wrt=tuple(dict.fromkeys(args.wrt or ())) or None,
+                                              steps=args.steps, truncate=args.truncate)
+    else:
+        derivation = derive(cell, wrt=tuple(dict.fromkeys(args.wrt or ())), steps=args.steps, truncate=args.truncate)
     certificate, timed_out = None, None
     if args.certify:
         from derive.certificate import BUDGET, CertificateTimeout, certify

@@ -7,7 +7,7 @@ import json
 from rich.console import Console
 
 from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_layers, add_truncate_and_bias, dim_size, positive_int
+from reports.commands._args import add_bidirectional, add_layers, add_truncate_and_bias, dim_size, positive_int
 
 
 def add_parser(sub) -> None:
@@ -30,6 +30,7 @@ def add_parser(sub) -> None:
                    help="a cell file: size of a dimension other than D, H, K (repeatable; default H + 1)")
     add_truncate_and_bias(p, "truncated BPTT: each E_t sends its gradient back at most k steps")
     add_layers(p)
+    add_bidirectional(p)
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     p.set_defaults(run=run)
 
@@ -39,6 +40,8 @@ def run(args) -> int:
     from numeric.gradcheck.verify import verify
     from reports.verification import VerificationView
 
+    if getattr(args, "bidirectional", False):
+        return _run_bidirectional(args)
     if args.model not in models.names() or getattr(args, "layers", None):  # stacked: no hand-written model
         if args.model.endswith(".cell") or args.model in models.names():
             return _run_cell_file(args)
@@ -95,3 +98,36 @@ def _run_cell_file(args) -> int:
         for note in result.notes:
             console.print(f"note: {note}", highlight=False)
     return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def _run_bidirectional(args) -> int:
+    """--bidirectional: the direction cell as any generated cell, then the whole network against the oracles."""
+    from derive.bidirectional import generate
+    from derive.errors import CellError
+    from reports.bidirectional_verify import verify_bidirectional
+    from reports.codegen_verify import verify_generated
+    from reports.verification import VerificationView
+
+    if getattr(args, "layers", None):
+        raise UsageError("--bidirectional with --layers: not supported (one or the other)")
+    try:
+        gen = generate(args.model, bias=args.bias)
+    except CellError as err:
+        raise UsageError(str(err)) from None
+    from derive.codegen import generate as generate_cell
+
+    cell = verify_generated(generate_cell(gen.cell), truncate=args.truncate, large=None, seed=args.seed,
+                            runs=[("float64", (args.D, args.H, args.K, args.T, args.B), args.seed)],
+                            oracles=("complex-step", "central"))
+    net = verify_bidirectional(gen, D=args.D, H=args.H, K=args.K, T=args.T, B=args.B, truncate=args.truncate,
+                               seed=args.seed)
+    passed = cell.passed and net.passed
+    if args.json:
+        print(json.dumps({"direction_cell": [r.as_dict() for r in cell.runs], "network": net.as_dict(),
+                          "passed": passed}, indent=2))
+    else:
+        console = Console()
+        for r in cell.runs:
+            console.print(VerificationView(r, title=f"{gen.cell.name} (one direction, driven by up_t)"))
+        console.print(VerificationView(net, title=f"{gen.name}: the whole network"))
+    return EXIT_OK if passed else EXIT_FAILED
