@@ -31,7 +31,8 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
     outputs = list(dict.fromkeys([*cell.state_names, cell.softmax]))  # what forward() returns
     mse = cell.loss == "mse"
     linear = cell.loss == "linear"
-    loss_text = ("E = Σ_t ½‖ŷ_t − y_t‖²" if mse else "E = Σ_t g_tᵀ ŷ_t" if linear else "E = Σ_t −o_t · log ô_t")
+    loss_text = ("E = Σ_t ½‖ŷ_t − y_t‖²" if mse else f"E = Σ_t {cell.target.name}_tᵀ {cell.softmax}_t" if linear
+                 else "E = Σ_t −o_t · log ô_t")
     target_doc = (f"upstream gradients g_t (T, {class_dim}, B), float" if linear else
                   f"real targets (T, {class_dim}, B), float; a NaN entry contributes no loss term" if mse
                   else f"class ids (T, B), integers in [0, {class_dim}); -1 contributes no loss term")
