@@ -317,7 +317,7 @@ def derivation(net: Bidirectional, wrt: tuple[str, ...] | None = None, steps: in
     Args:
         wrt: parameters of the direction cell to derive (names without _fw/_bw; default all).
     """
-    from derive.notation import Fn, Neg, Partial, Q, Text, Tr, TSum, plus, times
+    from derive.notation import Args, Fn, Neg, Partial, Q, Text, Tr, TSum, plus, times
 
     t = t_
     out, W, c = net.out, net.matrix, net.bias
@@ -329,8 +329,8 @@ def derivation(net: Bidirectional, wrt: tuple[str, ...] | None = None, steps: in
     Et = Q("E", t)
     section = "Bidirectional network: the joint output layer"
     rows = [
-        ("definition", (hf, Text(f"cell({x}, {hf_prev})")), "the forward direction: the cell below, parameters *_fw"),
-        ("definition", (hb, Text(f"cell({x}, {hb_next})")),
+        ("definition", (hf, Fn("cell", Args(x, hf_prev))), "the forward direction: the cell below, parameters *_fw"),
+        ("definition", (hb, Fn("cell", Args(x, hb_next))),
          "the backward direction: the same cell on the reversed sequence, parameters *_bw, initial state at t = T + 1"),
         ("definition", (z, plus(times(Q(f"{W}_fw"), hf), times(Q(f"{W}_bw"), hb), *([Q(c)] if c else []))),
          "the joint output layer reads both directions"),
@@ -354,8 +354,8 @@ def derivation(net: Bidirectional, wrt: tuple[str, ...] | None = None, steps: in
          "one term per step"),
         ("sum over time", (Partial(Q("E"), Q(f"{W}_bw")), TSum(times(Partial(Et, z), Tr(hb)), t, 1, T_)),
          "one term per step"),
-        ("chain rule", (Partial(Q("E"), x), Text("forward direction's + backward direction's")),
-         "x_t feeds both directions: the two cells' ∂E/∂x_t add"),
+        ("chain rule", (Partial(Q("E"), x), Text("the forward cell's + the backward cell's")),
+         "x_t feeds both directions: the forward cell's ∂E/∂x_t plus the backward cell's"),
     ]
     head = [Step(i + 1, section, rule, tuple(sides), why) for i, (rule, sides, why) in enumerate(rows)]
     cell = derive(net.direction, wrt=wrt, steps=steps, truncate=truncate)
