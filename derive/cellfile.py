@@ -172,6 +172,7 @@ class Cell:
     bias: bool = True
     dropped: tuple[str, ...] = ()  # bias parameters removed by bias=False
     source: tuple[str, ...] = field(default=(), repr=False)
+    layers: int = 1  # stacked copies (derive/layers.py); the equations are then those of all layers
     loss: str = "cross_entropy"  # or "mse": E = Σ_t Σ_b ½‖ŷ_t − y_t‖²; "linear": E = Σ_t g_tᵀ ŷ_t (docs/cells.md)
 
     def node(self, name: str) -> Node:
@@ -355,8 +356,10 @@ class _CellBuilder:
         if self.layers > 1:  # 'layers N': the file is one layer; stack N of it (derive/layers.py)
             from derive.layers import stacked_text
             # line numbers then refer to the stacked text, kept as the cell's source
-            return parse(stacked_text(self, self.layers), f"{self.path} (stacked, {self.layers} layers)",
-                         bias=self.bias, name=self.name)
+            from dataclasses import replace
+
+            return replace(parse(stacked_text(self, self.layers), f"{self.path} (stacked, {self.layers} layers)",
+                                 bias=self.bias, name=self.name), layers=self.layers)
         return self._check()
 
     def read(self) -> "_CellBuilder":

@@ -390,7 +390,12 @@ def derive(cell: Cell, wrt: tuple[str, ...] | None = None, steps: int = 3,
         rhs = D.conv(a.expr, t_, over_t)
         users = [render(D.quantity(n.name, t_)) for n in cell.nodes
                  if name[1:] in names_in(n.expr) and n.fn != "softmax"]
-        S.add(a.rule.split(", ")[0] if a.rule else "chain rule", (lhs, rhs), _why_backward(a.rule, users))
+        why = _why_backward(a.rule, users)
+        below = cell.layers > 1 and name[1:] in cell.state_names and any(
+            name[1:] in names_in(n.expr) and n.name != cell.logits for n in cell.nodes)
+        if below:  # a stacked cell: this state is the input of the layer above
+            why += f"; δ comes down from the layer above ({', '.join(users)}) as well as back in time"
+        S.add(a.rule.split(", ")[0] if a.rule else "chain rule", (lhs, rhs), why)
     carried = [D.adjoint(n.name[1:], T_ + 1) for n in _adjoints_in(carries)]
     if carried:
         S.add("boundary", (*carried, sp.Integer(0)),

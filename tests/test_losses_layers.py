@@ -157,6 +157,9 @@ def test_the_derivation_passes_delta_down_a_layer_and_back_in_time():
     d = derive(load_cell("rnn", layers=2))
     step = next(s for s in d.steps if s.text().startswith("∂E/∂h_1ₜ ="))
     assert step.text() == "∂E/∂h_1ₜ = U_2ᵀ δ_2ₜ + V_1ᵀ δ_1ₜ₊₁"  # from the layer above + from step t + 1
+    assert "δ comes down from the layer above (a_2ₜ) as well as back in time" in step.justification
+    top = next(s for s in d.steps if s.text().startswith("∂E/∂h_2ₜ ="))
+    assert "layer above" not in top.justification
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
