@@ -103,12 +103,15 @@ def to_text(expr) -> str:
     if isinstance(expr, Num):
         v = expr.value
         return str(int(v)) if float(v).is_integer() else repr(v)
-    if isinstance(expr, Neg):
-        return f"-{_wrap(expr.x)}"
+    if isinstance(expr, Neg):  # unary minus binds tightest: -(M @ x), -(a * b) keep their parentheses
+        return f"-({to_text(expr.x)})" if isinstance(expr.x, Bin) else f"-{to_text(expr.x)}"
     if isinstance(expr, Call):
         return f"{expr.fn}({to_text(expr.arg)})"
     if expr.op in "+-":
         return f"{to_text(expr.left)} {expr.op} {_wrap(expr.right) if expr.op == '-' else to_text(expr.right)}"
+    if expr.op == "@":  # '@' binds tighter than '*': M @ (f * h) must keep its parentheses
+        right = f"({to_text(expr.right)})" if isinstance(expr.right, (Bin, Neg)) else to_text(expr.right)
+        return f"{to_text(expr.left)} @ {right}"
     return f"{_wrap(expr.left)} {expr.op} {_wrap(expr.right)}"
 
 

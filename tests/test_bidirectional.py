@@ -107,3 +107,23 @@ def test_codegen_writes_a_standalone_module(tmp_path, capsys):
                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "'U_bw', 'U_fw', 'V_bw'" in out.stdout
+
+
+ONE_LAYER = ["rnn", "lstm", "lstm-peephole", "gru", "gru-reset-after",
+             *[str(p) for p in sorted((CELLS_DIR / "examples").glob("*.cell"))]]
+
+
+@pytest.mark.parametrize("spec", ONE_LAYER, ids=lambda s: s.rsplit("/", 1)[-1])
+def test_each_direction_is_the_cell_itself(spec):
+    """h→ is the one-direction cell's h with the _fw parameters, h← the cell's h on the reversed sequence."""
+    from derive.codegen import generate as generate_cell
+
+    one, bi = generate_cell(spec).module, generate(spec).module
+    rng = np.random.default_rng(6)
+    params = bi.init_params(3, 4, 2, rng=rng)
+    xs = rng.standard_normal((4, 3, 2))
+    out = bi.forward(params, xs)
+    for d, x in (("fw", xs), ("bw", xs[::-1])):
+        p1 = {k: params[f"{k}_{d}"] if f"{k}_{d}" in params else params[k] for k in one.PARAM_SHAPES}
+        h = one.forward(p1, x)["h"]
+        assert np.allclose(out[f"h_{d}"], h if d == "fw" else h[::-1], rtol=1e-14, atol=1e-15)
