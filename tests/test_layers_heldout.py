@@ -51,6 +51,14 @@ def indrnn(p, x, s):
     return {"h": relu(p["U"] @ x + p["v"] * s["h"] + p["b"])}
 
 
+def gru_cho(p, x, s):
+    h = s["h"]
+    r = sig(p["U_r"] @ x + p["V_r"] @ h + p["b_r"])
+    u = sig(p["U_u"] @ x + p["V_u"] @ h + p["b_u"])
+    g = tanh(p["U_g"] @ x + p["V_g"] @ (r * h) + p["b_g"])
+    return {"h": u * h + (1 - u) * g}
+
+
 INITS = {"h": "h0", "C": "c0"}
 #: cell → (file, one-layer step, loss, readout bias, how it is built)
 CASES = {
@@ -58,6 +66,8 @@ CASES = {
     "mgu --layers 2": (EXAMPLES / "mgu.cell", mgu, "ce", True, 2),
     "indrnn --layers 3": (EXAMPLES / "indrnn.cell", indrnn, "ce", True, 3),
     "gated-leaky --layers 2": (HELD_OUT / "gated-leaky.cell", gated_leaky, "mse", False, 2),
+    "gru (Cho) --layers 2": (CELLS_DIR / "gru.cell", gru_cho, "ce", True, 2),
+    "gru (Cho) --bidirectional": (CELLS_DIR / "gru.cell", gru_cho, "ce", True, "bi"),
     "mgu --bidirectional": (EXAMPLES / "mgu.cell", mgu, "ce", True, "bi"),
     "gated-leaky --bidirectional": (HELD_OUT / "gated-leaky.cell", gated_leaky, "mse", False, "bi"),
     "indrnn --bidirectional": (EXAMPLES / "indrnn.cell", indrnn, "ce", True, "bi"),
