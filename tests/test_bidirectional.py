@@ -85,6 +85,7 @@ def test_the_derivation_splits_the_output_gradient_between_the_directions():
     (["verify", "rnn", "--bidirectional", "--T", "3", "--truncate", "2"], 0, "∂E/∂W_bw"),
     (["verify", "jordan", "--bidirectional"], 2, "cannot make jordan bidirectional"),
     (["verify", "rnn", "--bidirectional", "--layers", "2"], 2, "not supported"),
+    (["verify", "rnn", "--bidirectional", "--dtype", "float32"], 2, "float64"),
     (["derive", "gru-reset-after", "--bidirectional", "--wrt", "b_gh"], 0, "h←"),
     (["derive", REGRESSION, "--bidirectional", "--certify"], 0, "certificate PASS"),
 ])

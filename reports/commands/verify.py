@@ -110,6 +110,8 @@ def _run_bidirectional(args) -> int:
 
     if getattr(args, "layers", None):
         raise UsageError("--bidirectional with --layers: not supported (one or the other)")
+    if args.dtype != "float64" or args.dim:
+        raise UsageError("--bidirectional is verified in float64 at sizes D, H, K only (no --dtype float32, no --dim)")
     try:
         gen = generate(args.model, bias=args.bias)
     except CellError as err:
