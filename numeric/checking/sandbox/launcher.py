@@ -29,6 +29,7 @@ from numeric.checking.loading import Prepared
 from numeric.checking.sandbox import channel, layers, namespaces, seccomp, user
 from numeric.checking.sandbox.cleanup import sweep
 from numeric.checking.sandbox.channel import ChannelClosed, ChannelTimeout, ProtocolError, StaleHandle
+from numeric.checking.sandbox.text import display_text
 from numeric.checking.sandbox.values import CallOutcome, Limits, SandboxError, error
 
 HERE = Path(__file__).parent
@@ -227,7 +228,7 @@ class Sandbox:
         if not self._outputs:
             return ""
         try:
-            return os.pread(self._outputs[-1], 500, 0).decode("utf-8", "replace").strip()
+            return display_text(os.pread(self._outputs[-1], 500, 0).decode("utf-8", "replace")).strip()
         except OSError:
             return ""
 
@@ -272,7 +273,7 @@ class Sandbox:
     def _collect_output(self) -> None:
         for stream, fd in zip(("stdout", "stderr"), self._outputs[-2:]):
             try:
-                data = os.pread(fd, _OUTPUT_CAP, 0).decode("utf-8", "replace")
+                data = display_text(os.pread(fd, _OUTPUT_CAP, 0).decode("utf-8", "replace"))
             except OSError:
                 data = ""
             if data:

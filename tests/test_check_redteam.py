@@ -1,0 +1,113 @@
+"""Red-team pass on the sandbox (issue 9): attacks the first hostile suite did not cover.
+
+Each hostile file in tests/hostile/ was written and run before the code it targets was read; the ones that
+worked are noted in tests/hostile/README.md with the fix. Attacks on the checking process itself (the
+comparison, the text it shows) run with or without the OS layers; escapes need the layers.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import numpy as np
+import pytest
+
+from numeric.checking import check
+from numeric.checking.compare import close, rel
+from numeric.checking.sandbox.text import display_text
+from tests.test_check_hostile import Attack, needs_isolation
+
+
+# ------------------------------------------------------------------- the comparison cannot be fooled
+
+_R = np.random.default_rng(7).standard_normal((4, 5))
+
+WRONG_BUT_TRICKY = {  # got, reference: none of them is within any tolerance
+    "1e308 everywhere (‖got‖² overflows)": (np.full((4, 5), 1e308), _R),
+    "±1e308 alternating": (np.where(np.arange(20).reshape(4, 5) % 2, 1e308, -1e308), _R),
+    "one huge entry": (np.where(np.arange(20).reshape(4, 5) == 3, 1e300, _R), _R),
+    "NaN": (np.full((4, 5), np.nan), _R),
+    "inf": (np.full((4, 5), np.inf), _R),
+    "-inf vs inf": (np.full((4, 5), -np.inf), np.full((4, 5), np.inf)),
+    "zeros": (np.zeros((4, 5)), _R),
+    "sign flipped": (-_R, _R),
+    "subnormal": (np.full((4, 5), 5e-324), _R),
+}
+
+
+@pytest.mark.parametrize("case", WRONG_BUT_TRICKY)
+def test_relative_error_of_overflowing_or_non_finite_values_is_never_small(case):
+    got, ref = WRONG_BUT_TRICKY[case]
+    err = rel(got, ref)
+    assert not np.isnan(err) and err > 1e-3, err
+    assert not close(got, ref, 1e-6)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e150, 1e300])  # above the floor (1e-12·√n)
+def test_relative_error_is_scale_free_where_nothing_overflows(scale):
+    ref = _R * scale
+    assert rel(ref, ref) == 0.0
+    assert rel(ref * (1 + 1e-12), ref) < 1e-11
+    assert rel(2 * ref, ref) == pytest.approx(1 / 3)
+
+
+def test_all_but_zero_arrays_are_still_judged_equal_on_the_floor():
+    assert rel(_R * 1e-320, np.zeros_like(_R)) == 0.0
+    assert rel(np.zeros(0), np.zeros(0)) == 0.0
+
+
+def test_returning_1e308_everywhere_fails_every_test(tmp_path):
+    """Worked before the fix: every test passed with no implementation at all (inf/inf = NaN ≯ tol)."""
+    attack = Attack(tmp_path, "overflow_everything")
+    report = check(attack.path, "cs231n", "rnn", timeout=3.0, numerical=False)
+    assert not any(t.passed for t in report.tests), [(t.name, t.passed) for t in report.tests]
+
+
+# ------------------------------------------------------------------- student text shown safely
+
+FORGERIES = {
+    "7-bit CSI": "\x1b[2K\x1b[1GPASS",
+    "8-bit CSI": "\x9b2K\x9b1GPASS",
+    "OSC title / hyperlink": "\x1b]0;PASS\x07\x1b]8;;http://x\x1b\\PASS\x9d8;;y\x9c",
+    "DCS": "\x1bP+q\x1b\\PASS",
+    "carriage return": "junk\rPASS",
+    "bidi override": "\u202e\u2066SSAP\u2069",
+    "zero width": "PA\u200bSS\ufeff",
+    "line separators": "a\u2028b\u2029c\x85d\x0be\x0cf",
+    "NUL and DEL": "a\x00b\x7fc",
+}
+
+
+def _unsafe(text: str) -> list[str]:
+    return [hex(ord(c)) for c in text if c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co")]
+
+
+@pytest.mark.parametrize("case", FORGERIES)
+def test_display_text_leaves_no_control_or_format_character(case):
+    out = display_text(FORGERIES[case])
+    assert _unsafe(out) == []
+    assert "[2K" not in out and "]0;" not in out and "8;;" not in out and "+q" not in out
+
+
+@pytest.mark.parametrize("text", ["plain ascii", "café, 中文, ∂L/∂Wx, ‖·‖, ⊙", "two\nlines\tand a tab", ""])
+def test_display_text_keeps_honest_text(text):
+    assert display_text(text) == text
+
+
+def test_forged_report_lines_are_stripped_from_every_report(tmp_path):
+    """Worked before the fix: ESC, C1 CSI/OSC, CR, NUL and bidi overrides from exception text and prints
+    reached the terminal report, --json and --gradescope as they were."""
+    from numeric.checking import write_gradescope, write_json
+    from reports.check_report import render
+    attack = Attack(tmp_path, "control_text")
+    report = check(attack.path, "cs231n", "rnn", timeout=3.0, numerical=False)
+    assert not report.passed
+    assert "PASS" in report.stdout and any("PASS" in e for t in report.tests for e in t.errors)  # shown, cleaned
+    write_json(report, tmp_path / "r.json")
+    write_gradescope(report, tmp_path / "gs.json")
+    for name, text in (("render", render(report)), ("json", (tmp_path / "r.json").read_text()),
+                       ("gradescope", (tmp_path / "gs.json").read_text())):
+        if name != "render":
+            text = json.dumps(json.loads(text), ensure_ascii=False)
+        assert _unsafe(text) == [], (name, _unsafe(text))
