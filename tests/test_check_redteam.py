@@ -111,3 +111,58 @@ def test_forged_report_lines_are_stripped_from_every_report(tmp_path):
         if name != "render":
             text = json.dumps(json.loads(text), ensure_ascii=False)
         assert _unsafe(text) == [], (name, _unsafe(text))
+
+
+# ------------------------------------------------------------------- files the checker reads as root
+
+def _submission_tree(tmp_path):
+    """A folder as a grading platform unpacks it, where the student controls the directory entries."""
+    from tests.test_check_hostile import BASE
+    secret = tmp_path / "grader_only.txt"
+    secret.write_text("grader_secret_" + "7f3a" + " = 1 +\n")  # a line that would show in a SyntaxError
+    secret.chmod(0o600)
+    return BASE, secret
+
+
+@pytest.mark.parametrize("kind", ["symlink to a private file", "symlink to a classmate", "fifo", "symlinked --with"])
+def test_the_checker_reads_only_regular_files_it_was_given(tmp_path, kind):
+    """Worked before the fix: a submission that is a symlink was followed as root, and the first line of a
+    root-only file came back in the SyntaxError of the report; a FIFO was reported as "no such file"."""
+    import os
+    from numeric.checking.conventions import CheckUsageError
+    base, secret = _submission_tree(tmp_path)
+    classmate = tmp_path / "classmate.py"
+    classmate.write_text(base)
+    sub = tmp_path / "submission.py"
+    with_files = ()
+    if kind == "symlink to a private file":
+        sub.symlink_to(secret)
+    elif kind == "symlink to a classmate":
+        sub.symlink_to(classmate)
+    elif kind == "fifo":
+        os.mkfifo(sub)
+    else:
+        sub.write_text("from helper import *\n" + base)
+        (tmp_path / "helper.py").symlink_to(secret)
+        with_files = (tmp_path / "helper.py",)
+    with pytest.raises(CheckUsageError) as err:
+        check(sub, "cs231n", "rnn", numerical=False, timeout=3.0, with_files=with_files)
+    message = str(err.value)
+    assert "grader_secret" not in message
+    assert ("symbolic link" in message) if "fifo" not in kind else ("FIFO" in message), message
+
+
+def test_a_symlinked_submission_in_a_batch_fails_alone(tmp_path):
+    """In a batch the student controls the entries: a symlink to a classmate's file must neither pass with
+    their work nor stop the batch (a usage error would end it for everyone)."""
+    from numeric.checking.batch import check_batch
+    from tests.test_check_hostile import BASE
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / "submission.py").write_text(BASE)
+    (tmp_path / "mallory").mkdir()
+    (tmp_path / "mallory" / "submission.py").symlink_to(tmp_path / "alice" / "submission.py")
+    summary = check_batch(tmp_path, "cs231n", "rnn", jobs=1, timeout=3.0, summary_path=tmp_path / "s.json")
+    rows = {r["submission"].split("/")[0]: r for r in summary["submissions"]}
+    assert rows["alice"]["passed"], rows["alice"]
+    assert not rows["mallory"]["passed"]
+    assert "symbolic link" in json.dumps(rows["mallory"])

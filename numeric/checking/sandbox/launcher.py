@@ -28,6 +28,7 @@ from pathlib import Path
 from numeric.checking.loading import Prepared
 from numeric.checking.sandbox import channel, layers, namespaces, seccomp, user
 from numeric.checking.sandbox.cleanup import sweep
+from numeric.checking.sandbox.files import read_plain_file
 from numeric.checking.sandbox.channel import ChannelClosed, ChannelTimeout, ProtocolError, StaleHandle
 from numeric.checking.sandbox.text import display_text
 from numeric.checking.sandbox.values import CallOutcome, Limits, SandboxError, error
@@ -67,7 +68,7 @@ class Sandbox:
                  _unguarded_for_tests: bool = False):
         if not isinstance(submission, Prepared):
             path = Path(submission)
-            submission = Prepared({path.name: path.read_bytes()}, path.name,
+            submission = Prepared({path.name: read_plain_file(path)}, path.name,
                                   "statements" if mode in ("library", "statements") else "module")
         self.prepared = submission
         self.files = dict(submission.files)
@@ -79,7 +80,7 @@ class Sandbox:
             self.adapter_name = Path(adapter).name
             while self.adapter_name in self.files:
                 self.adapter_name = "adapter_" + self.adapter_name
-            self.files[self.adapter_name] = Path(adapter).read_bytes()
+            self.files[self.adapter_name] = read_plain_file(adapter)
         self.allow = tuple(allow_imports)
         self.limits = limits or Limits()
         self.blocked = tuple(n for n in BLOCKED_IMPORTS if n not in self.allow)
