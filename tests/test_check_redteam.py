@@ -16,7 +16,7 @@ import pytest
 from numeric.checking import check
 from numeric.checking.compare import close, rel
 from numeric.checking.sandbox.text import display_text
-from tests.test_check_hostile import Attack, needs_isolation
+from tests.test_check_hostile import Attack, hooks, needs_isolation  # noqa: F401 - hooks is a fixture
 
 
 # ------------------------------------------------------------------- the comparison cannot be fooled
@@ -57,7 +57,7 @@ def test_all_but_zero_arrays_are_still_judged_equal_on_the_floor():
     assert rel(np.zeros(0), np.zeros(0)) == 0.0
 
 
-def test_returning_1e308_everywhere_fails_every_test(tmp_path):
+def test_returning_1e308_everywhere_fails_every_test(tmp_path, hooks):
     """Worked before the fix: every test passed with no implementation at all (inf/inf = NaN ≯ tol)."""
     attack = Attack(tmp_path, "overflow_everything")
     report = check(attack.path, "cs231n", "rnn", timeout=3.0, numerical=False)
@@ -166,3 +166,40 @@ def test_a_symlinked_submission_in_a_batch_fails_alone(tmp_path):
     assert rows["alice"]["passed"], rows["alice"]
     assert not rows["mallory"]["passed"]
     assert "symbolic link" in json.dumps(rows["mallory"])
+
+
+# ------------------------------------------------------------------- attacks that were held (kept as tests)
+
+@needs_isolation
+@pytest.mark.parametrize("name", ["trickle_reply", "stop_self", "bulky_replies"])
+def test_attacks_on_the_channel_and_the_process_are_contained(tmp_path, name, hooks):
+    """Held before any change: a reply fed one byte at a time (the deadline is per call, not per read), a
+    child stopped by a kernel timer's SIGSTOP (timed out, reaped), 56 MiB extra in every reply."""
+    import resource
+    import time
+    attack = Attack(tmp_path, name)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.monotonic()
+    report = check(attack.path, "cs231n", "rnn", timeout=2.0, numerical=False, budget=20.0)
+    assert time.monotonic() - start < 30
+    attack.assert_contained(report)
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 400
+
+
+@needs_isolation
+@pytest.mark.slow
+def test_a_cpu_hog_does_not_starve_the_classmate_checked_alongside(tmp_path):
+    """Held: 24 threads spinning in NumPy ufuncs (the GIL released) beside two honest submissions in a
+    two-job batch; each sandbox is its own session, so the scheduler shares the CPU per sandbox."""
+    from numeric.checking.batch import check_batch
+    from tests.test_check_hostile import BASE
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for i in range(2):
+        (folder / f"victim{i}.py").write_text(BASE)
+    attack = Attack(tmp_path, "cpu_hog")
+    (folder / "attacker.py").write_text(attack.path.read_text())
+    summary = check_batch(folder, "cs231n", "rnn", jobs=2, timeout=2.0, summary_path=tmp_path / "s.json")
+    rows = {r["submission"]: r for r in summary["submissions"]}
+    assert rows["victim0.py"]["passed"] and rows["victim1.py"]["passed"], rows
+    assert not rows["attacker.py"]["passed"]
