@@ -203,3 +203,35 @@ def test_a_cpu_hog_does_not_starve_the_classmate_checked_alongside(tmp_path):
     rows = {r["submission"]: r for r in summary["submissions"]}
     assert rows["victim0.py"]["passed"] and rows["victim1.py"]["passed"], rows
     assert not rows["attacker.py"]["passed"]
+
+
+# ------------------------------------------------------------------- files a sandbox uid leaves behind
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="chown to a pool uid needs root")
+def test_files_a_sandbox_uid_left_in_shared_folders_are_removed_with_it(tmp_path):
+    """Worked before the fix (separate user without namespaces, as where bubblewrap is missing): the child
+    wrote into /tmp, /var/tmp, /dev/shm and /run/lock, and its files stayed after the check — disk filled
+    across runs, and the next submission given the same uid could read them."""
+    import os
+    from numeric.checking.sandbox import user
+    uid, other = user.POOL_START + 7, user.POOL_START + 8
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    keep = tmp_path / "root_owned.txt"
+    keep.write_text("root's")
+    made = {"file": shared / "a", "dir": shared / "d", "link": shared / "l", "fifo": shared / "f"}
+    made["file"].write_text("x")
+    made["dir"].mkdir()
+    (made["dir"] / "inner").write_text("y")
+    made["link"].symlink_to(keep)
+    os.mkfifo(made["fifo"])
+    for path in made.values():
+        os.chown(path, uid, uid, follow_symlinks=False)
+    os.chown(made["dir"] / "inner", uid, uid)
+    (shared / "other").write_text("z")
+    os.chown(shared / "other", other, other)
+    removed = user.remove_user_files(uid, roots=(str(shared),))
+    assert sorted(os.listdir(shared)) == ["other"]
+    assert len(removed) == 4
+    assert keep.read_text() == "root's"  # the link went, not its target
