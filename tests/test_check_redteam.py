@@ -235,3 +235,42 @@ def test_files_a_sandbox_uid_left_in_shared_folders_are_removed_with_it(tmp_path
     assert sorted(os.listdir(shared)) == ["other"]
     assert len(removed) == 4
     assert keep.read_text() == "root's"  # the link went, not its target
+
+
+@needs_isolation
+def test_capture_files_do_not_pile_up_across_restarts(tmp_path, monkeypatch, hooks):
+    """Worked before the fix (bounded, but growing with every death): each restart's stdout/stderr capture
+    files (16 MB each, the file-size limit) stayed on the checker's disk until the end — 96 MB for four
+    deaths of a cs231n rnn+lstm check. Now each pair is emptied once read: one pair's worth at most."""
+    import os
+    import tempfile
+    import threading
+    import time
+    folder = tmp_path / "checker_tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))  # the sandbox's own folder goes here
+    attack = Attack(tmp_path, "capture_flood")
+    attack.path.write_text(attack.path.read_text() + "\n\ndef lstm_step_backward(dnext_h, dnext_c, cache):\n"
+                           "    _flood_and_die()\n\n\nlstm_backward = lstm_step_backward\n")
+    peak, done = [0], threading.Event()
+
+    def size(path):
+        try:
+            return os.lstat(path).st_size
+        except OSError:  # removed while we looked
+            return 0
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], sum(size(os.path.join(d, f)) for d, _, fs in os.walk(folder) for f in fs))
+            time.sleep(0.01)
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        report = check(attack.path, "cs231n", ("rnn", "lstm"), timeout=3.0, numerical=False)
+    finally:
+        done.set()
+        watcher.join()
+    attack.assert_contained(report)
+    assert sum("died" in " ".join(t.errors) or "exited" in " ".join(t.errors) for t in report.tests) >= 2
+    assert peak[0] <= 2 * 16 * 2**20 + 2**20, peak[0] / 2**20
