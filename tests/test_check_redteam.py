@@ -171,10 +171,12 @@ def test_a_symlinked_submission_in_a_batch_fails_alone(tmp_path):
 # ------------------------------------------------------------------- attacks that were held (kept as tests)
 
 @needs_isolation
-@pytest.mark.parametrize("name", ["trickle_reply", "stop_self", "bulky_replies"])
+@pytest.mark.parametrize("name", ["trickle_reply", "stop_self", "bulky_replies", "i386_syscalls"])
 def test_attacks_on_the_channel_and_the_process_are_contained(tmp_path, name, hooks):
     """Held before any change: a reply fed one byte at a time (the deadline is per call, not per read), a
-    child stopped by a kernel timer's SIGSTOP (timed out, reaped), 56 MiB extra in every reply."""
+    child stopped by a kernel timer's SIGSTOP (timed out, reaped), 56 MiB extra in every reply, fork through
+    the i386 ABI (int 0x80: seccomp's wrong-architecture action kills it; now reported as SIGSYS, not as
+    "exited with code 159")."""
     import resource
     import time
     attack = Attack(tmp_path, name)
@@ -184,6 +186,8 @@ def test_attacks_on_the_channel_and_the_process_are_contained(tmp_path, name, ho
     assert time.monotonic() - start < 30
     attack.assert_contained(report)
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 400
+    if name == "i386_syscalls" and hooks == "no-hooks":
+        assert "SIGSYS" in " ".join(e for t in report.tests for e in t.errors)
 
 
 @needs_isolation

@@ -403,9 +403,12 @@ def _differs(sent, back) -> bool:
 def _describe_exit(code: int | None) -> str:
     if code is None:
         return "the process stopped answering"
-    if code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+    # bubblewrap and unshare report a child killed by signal N as exit code 128 + N
+    number = -code if code < 0 else code - 128 if code > 128 else 0
+    if number in signal.Signals._value2member_map_:
+        name = signal.Signals(number).name
         hint = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed: memory or time limit)",
-                "SIGXFSZ": " (file size limit)", "SIGSEGV": " (crashed)"}.get(name, "")
-        return f"the process died from signal {name}{hint}"
+                "SIGXFSZ": " (file size limit)", "SIGSEGV": " (crashed)",
+                "SIGSYS": " (a system call the sandbox refuses)"}.get(name, "")
+        return f"the process died from signal {name}{hint}" + (f" (exit code {code})" if code > 0 else "")
     return f"the process exited with code {code} (os._exit or sys.exit at a bad moment?)"
