@@ -278,3 +278,22 @@ def test_capture_files_do_not_pile_up_across_restarts(tmp_path, monkeypatch, hoo
     attack.assert_contained(report)
     assert sum("died" in " ".join(t.errors) or "exited" in " ".join(t.errors) for t in report.tests) >= 2
     assert peak[0] <= 2 * 16 * 2**20 + 2**20, peak[0] / 2**20
+
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="the separate user needs root")
+def test_a_separate_user_without_namespaces_says_what_it_leaves_open(tmp_path, monkeypatch):
+    """Worked (and still works — only bubblewrap's view closes it): as root with bubblewrap missing, an
+    attacker in a --batch read a classmate's world-readable submission and passed with it; the report said
+    only "uid/gid N". Now the separate user's own line says what it leaves open, besides the warning."""
+    from numeric.checking.sandbox import layers, user
+    from tests.test_check_hostile import BASE
+    monkeypatch.setattr(layers.Namespaces, "available", lambda self: (False, "switched off (test)"))
+    path = tmp_path / "submission.py"
+    path.write_text(BASE)
+    report = check(path, "cs231n", "rnn", numerical=False)
+    entry = next(d for d in report.isolation if d["layer"] == "separate user")
+    if entry["in_force"]:
+        assert "readable by all users" in entry["detail"] and "other submissions" in entry["detail"]
+    else:  # the interpreter is not readable by other users here: the uid could not be used at all
+        assert "bubblewrap" in entry["detail"] and not user.reachable([__import__("sys").executable])
+    assert any("hooks only" in w for w in report.warnings)

@@ -119,6 +119,10 @@ class Sandbox:
             self.lease = None
             state["separate user"].update(in_force=False, detail="the interpreter's files are not readable by "
                                                                  "another user (they need bubblewrap's view)")
+        elif self.lease and self.ns_tool != "bwrap":  # what a uid alone does not close (seen in a --batch)
+            state["separate user"]["detail"] += ("; without bubblewrap's view it can still read every file "
+                                                 "readable by all users (other submissions in a world-readable "
+                                                 "folder, this toolkit) and write in /tmp (removed afterwards)")
         self.program = seccomp.program() if state["seccomp"]["in_force"] else b""
 
     @property
