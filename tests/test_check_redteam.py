@@ -297,3 +297,24 @@ def test_a_separate_user_without_namespaces_says_what_it_leaves_open(tmp_path, m
     else:  # the interpreter is not readable by other users here: the uid could not be used at all
         assert "bubblewrap" in entry["detail"] and not user.reachable([__import__("sys").executable])
     assert any("hooks only" in w for w in report.warnings)
+
+
+# ------------------------------------------------------------------- full marks without a backward
+
+def _large_probe_merged() -> bool:
+    import pathlib
+    here = pathlib.Path(__file__).parents[1] / "numeric" / "checking"
+    return any("numerical-gradient-in-backward" in p.read_text() for p in here.rglob("*.py"))
+
+
+@pytest.mark.skipif(not _large_probe_merged(), reason="the large probe (issue 9, numerical-gradient-in-backward) "
+                                                      "is not in this branch: the attack passes 4/4 here")
+def test_a_backward_that_differentiates_its_own_forward_numerically_fails(tmp_path):
+    """Works on main (3764360): no backward written, central differences of the student's own forward,
+    4/4 tests pass. Written blind for the grading branch's large probe; skipped until it is merged."""
+    attack = Attack(tmp_path, "numerical_backward")
+    report = check(attack.path, "cs231n", "rnn", timeout=3.0, numerical=False)
+    assert not report.passed
+    backward = [t for t in report.tests if t.name.endswith("backward")]
+    assert backward and not any(t.passed for t in backward)
+    assert "numerical-gradient-in-backward" in json.dumps(report.as_dict())
