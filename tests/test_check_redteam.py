@@ -318,3 +318,54 @@ def test_a_backward_that_differentiates_its_own_forward_numerically_fails(tmp_pa
     backward = [t for t in report.tests if t.name.endswith("backward")]
     assert backward and not any(t.passed for t in backward)
     assert "numerical-gradient-in-backward" in json.dumps(report.as_dict())
+
+
+def _as_unprivileged(fn, folder) -> int:
+    """Run ``fn(folder)`` as an ordinary user (nobody, when we are root) in a forked process; its exit code."""
+    import os
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            if os.geteuid() == 0:
+                os.chown(folder, 65534, 65534)
+                os.setgroups([])
+                os.setresgid(65534, 65534, 65534)
+                os.setresuid(65534, 65534, 65534)
+            code = 0 if fn(folder) else 3
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def test_a_work_folder_left_without_permissions_is_still_removed(tmp_path):
+    """Worked before the fix (checker not root, no namespaces: the child is the checker's own user):
+    unremovable_dir.py's mode-0 folders made shutil.rmtree(ignore_errors=True) give up silently and the
+    checker's temporary folder stayed behind."""
+    import os
+    from numeric.checking.sandbox.cleanup import remove_tree
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep")
+    import shutil
+    import tempfile
+    from pathlib import Path
+    folder = Path(tempfile.mkdtemp(prefix="bptt-redteam-"))  # in /tmp: pytest's own folder is root-only
+
+    def build_and_remove(root):
+        work = os.path.join(root, "work1")
+        os.makedirs(os.path.join(work, "deep", "er", "est"))
+        open(os.path.join(work, "deep", "er", "est", "data"), "w").close()
+        os.symlink(str(target), os.path.join(work, "deep", "link"))
+        for sub in ("deep/er/est", "deep/er", "deep"):
+            os.chmod(os.path.join(work, sub), 0)
+        return remove_tree(root)
+
+    try:
+        assert _as_unprivileged(build_and_remove, str(folder)) == 0
+        assert not folder.exists()
+        assert target.read_text() == "keep"
+    finally:
+        for sub in folder.rglob("*") if folder.exists() else ():
+            if sub.is_dir() and not sub.is_symlink():
+                sub.chmod(0o700)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from numeric.checking.loading import Prepared
 from numeric.checking.sandbox import channel, layers, namespaces, seccomp, user
-from numeric.checking.sandbox.cleanup import sweep
+from numeric.checking.sandbox.cleanup import remove_tree, sweep
 from numeric.checking.sandbox.files import read_plain_file
 from numeric.checking.sandbox.channel import ChannelClosed, ChannelTimeout, ProtocolError, StaleHandle
 from numeric.checking.sandbox.text import display_text
@@ -272,7 +272,7 @@ class Sandbox:
         self._collect_output()
         work = self._root / f"work{self.generation}"
         if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work)
         self.proc = None
 
     def _collect_output(self) -> None:
@@ -303,7 +303,7 @@ class Sandbox:
         for fd in self._outputs:
             os.close(fd)
         self._outputs = []
-        shutil.rmtree(self._root, ignore_errors=True)
+        remove_tree(self._root)
 
     # ------------------------------------------------------------ calls
 
