@@ -18,9 +18,29 @@ def _sigmoid(a, out=None):
     return np.reciprocal(e, out=e)
 
 
+_KINK_MARGINS = None  # a list while kink_margin() runs: the smallest |argument| of every relu call
+
+
 def _relu(a, out=None):
     """max(0, a) on the real part (not analytic at 0)."""
+    if _KINK_MARGINS is not None and a.size:
+        _KINK_MARGINS.append(float(np.abs(a.real).min()))
     return np.multiply(a, a.real > 0, out=out)
+
+
+def kink_margin(params, xs, h0=None, **state0):
+    """The smallest |argument| of any non-analytic function (relu) over every step and batch column at
+    this point; inf when the cell has none (KINKS is empty). A finite-difference step that moves no such
+    argument by more than this margin never crosses a kink: the verification picks points by it."""
+    global _KINK_MARGINS
+    sizes, dtype, state0 = _checked(params, xs, None, {"h0": h0, **state0}, need_targets=False)
+    o = np.zeros((xs.shape[0], sizes[CLASS_DIM], xs.shape[2]), dtype)
+    _KINK_MARGINS = []
+    try:
+        _forward(params, xs, o, state0, sizes, dtype)
+        return min(_KINK_MARGINS, default=float("inf"))
+    finally:
+        _KINK_MARGINS = None
 
 
 def _step(a):
@@ -40,10 +60,22 @@ def _softmax(z):
 
 
 def _one_hot(targets, K, dtype):
-    """o_t as one-hot columns: targets (T, B) class ids → (T, K, B)."""
+    """o_t as one-hot columns: targets (T, B) class ids → (T, K, B); a target of −1 (masked) is a zero column,
+    so its E_t = −o_t · log ô_t is 0."""
     o = np.zeros((targets.shape[0], K, targets.shape[1]), dtype)
-    np.put_along_axis(o, targets[:, None, :], 1, axis=1)
+    np.put_along_axis(o, np.maximum(targets, 0)[:, None, :], 1, axis=1)
+    if (targets < 0).any():
+        o *= (targets >= 0)[:, None, :]
     return o
+
+
+def _masked_for_backward(o, ohats, targets):
+    """o with masked columns (target −1) replaced by ô_t, so that ∂E_t/∂z_t = ô_t − o_t is 0 there.
+
+    The derivation's ô_t − o_t assumes Σ_k o_tk = 1; a masked step has no loss term and sends no gradient.
+    """
+    masked = (targets < 0)[:, None, :]
+    return np.where(masked, ohats, o) if masked.any() else o
 
 
 def _each_step(A, y):
@@ -121,10 +153,11 @@ def _checked(params, xs, targets, state0, need_targets=True):
         if targets.shape != (T, B):
             raise ValueError(f"targets: expected shape (T={T}, B={B}), got {targets.shape}")
         K = sizes[CLASS_DIM]
-        bad = (targets < 0) | (targets >= K)
+        bad = (targets < -1) | (targets >= K)
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"targets: expected class ids in [0, {CLASS_DIM}={K}), got {targets[index]} at {index}")
+            raise ValueError(f"targets: expected class ids in [0, {CLASS_DIM}={K}) or -1 (no loss term), got "
+                             f"{targets[index]} at {index}")
     unknown = [k for k, v in state0.items() if k not in STATE_ROWS and v is not None]
     if unknown:
         raise ValueError(f"{CELL} has initial states {list(STATE_ROWS)}, got unexpected {unknown}")

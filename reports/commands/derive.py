@@ -27,6 +27,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--fragment", action="store_true", help="with --format latex: no preamble, for \\input")
     p.add_argument("--certify", action="store_true",
                    help="check the derivation against SymPy diff of the explicit loss (small sizes)")
+    p.add_argument("--certify-budget", metavar="SECONDS", type=float, default=None,
+                   help="stop --certify after this many seconds with a message and exit 1 (default 120)")
     p.add_argument("--no-bias", action="store_true", help="drop every parameter declared 'bias' (b…, c, b_gh)")
     p.set_defaults(run=run)
     return p
@@ -55,11 +57,14 @@ def run(args) -> int:
             raise UsageError(f"--wrt {unknown[0]}: no such parameter in cell {cell.name}{dropped}; "
                              f"expected one of {', '.join(cell.param_names)}")
     derivation = derive(cell, wrt=tuple(dict.fromkeys(args.wrt or ())), steps=args.steps, truncate=args.truncate)
-    certificate = None
+    certificate, timed_out = None, None
     if args.certify:
-        from derive import certify
+        from derive.certificate import BUDGET, CertificateTimeout, certify
 
-        certificate = certify(cell)
+        try:
+            certificate = certify(cell, budget=args.certify_budget or BUDGET)
+        except CertificateTimeout as err:
+            timed_out = str(err)
 
     if args.format == "text":
         from rich.console import Console
@@ -84,6 +89,9 @@ def run(args) -> int:
         from reports import derivation_json
 
         sys.stdout.write(derivation_json.dumps(derivation, certificate) + "\n")
+    if timed_out:
+        print(f"bptt derive: {timed_out}", file=sys.stderr)
+        return EXIT_FAILED
     if certificate is not None and not certificate.passed:
         return EXIT_FAILED
     return EXIT_OK

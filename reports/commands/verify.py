@@ -7,7 +7,7 @@ import json
 from rich.console import Console
 
 from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_truncate_and_bias, positive_int
+from reports.commands._args import add_truncate_and_bias, dim_size, positive_int
 
 
 def add_parser(sub) -> None:
@@ -26,6 +26,8 @@ def add_parser(sub) -> None:
         p.add_argument(f"--{size}", type=positive_int, default=default, help=f"{meaning} (default {default})")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
+    p.add_argument("--dim", type=dim_size, action="append", default=[], metavar="NAME=N",
+                   help="a cell file: size of a dimension other than D, H, K (repeatable; default H + 1)")
     add_truncate_and_bias(p, "truncated BPTT: each E_t sends its gradient back at most k steps")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     p.set_defaults(run=run)
@@ -49,7 +51,7 @@ def run(args) -> int:
                     seed=args.seed, truncate=args.truncate, bias=args.bias,
                     references={"generated": gen.module.loss_and_grads})
     # the generated code on its own: several sizes, float64 and float32, the directional test at a large size
-    suite = verify_generated(gen, truncate=args.truncate)
+    suite = verify_generated(gen, truncate=args.truncate, seed=args.seed)
     passed = result.passed and suite.passed
     if args.json:
         doc = result.as_dict()
@@ -77,13 +79,15 @@ def _run_cell_file(args) -> int:
         raise UsageError(str(err)) from None
     runs = [(args.dtype, (args.D, args.H, args.K, args.T, args.B), args.seed)]
     result = verify_generated(gen, truncate=args.truncate, runs=runs, large=None,
-                              oracles=("complex-step", "central", "richardson"))
+                              oracles=("complex-step", "central", "richardson"), dims=dict(args.dim))
     (run_,) = result.runs
     if args.json:
-        print(json.dumps({**run_.as_dict(), "hand_written": False}, indent=2))
+        print(json.dumps({**run_.as_dict(), "hand_written": False, "notes": result.notes}, indent=2))
     else:
         console = Console()
         console.print(f"{gen.name}: no hand-written model exists for this cell; its generated code is checked "
-                      "against the numerical oracles")
+                      "against the numerical oracles and its forward against the cell's SymPy program")
         console.print(VerificationView(run_))
+        for note in result.notes:
+            console.print(f"note: {note}", highlight=False)
     return EXIT_OK if result.passed else EXIT_FAILED
