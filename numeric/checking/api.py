@@ -13,6 +13,7 @@ from numeric.checking.loading import Prepared, SubmissionError, prepare
 from numeric.checking.results import CheckReport, TestResult
 from numeric.checking.runner import run_cases
 from numeric.checking.sandbox import ALLOWABLE, DEFAULT_PACKAGES, Limits, Sandbox, missing_os_layers
+from numeric.checking.sandbox.files import UnsafeFile, read_plain_file
 
 
 def check(submission: str | Path, convention: str, models: tuple[str, ...] | str | None = None, *,
@@ -44,8 +45,15 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
     """
     start = time.monotonic()
     path = Path(submission)
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         raise CheckUsageError(f"{path} is a folder; expected a Python file (a folder of submissions: --batch DIR)")
+    for file in (path, *with_files):  # the student controls these entries: no links, FIFOs or devices
+        try:
+            read_plain_file(file)
+        except UnsafeFile as err:
+            raise CheckUsageError(f"refused: {err}") from err
+        except OSError:
+            pass  # missing or unreadable: reported below as before
     if not path.is_file():
         raise CheckUsageError(f"no such file: {path}")
     conv = conventions.get(convention)

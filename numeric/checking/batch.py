@@ -14,13 +14,17 @@ from pathlib import Path
 
 from numeric.checking.api import check
 from numeric.checking.conventions import CheckUsageError
+from numeric.checking.sandbox.files import UnsafeFile
 from numeric.checking.writers import atomic_write
 
 
 def _one(path: str, convention: str, models, kwargs: dict) -> dict:
     try:
         report = check(path, convention, models, **kwargs)
-    except CheckUsageError:
+    except CheckUsageError as err:
+        if isinstance(err.__cause__, UnsafeFile):  # this student's entry (a link, a FIFO): their row fails alone
+            return {"submission": Path(path).name, "passed": False, "tests": 0, "tests_passed": 0,
+                    "failed": ["refused"], "diagnoses": [], "error": str(err), "report": None}
         raise
     except Exception as err:  # noqa: BLE001 - one broken submission never stops the batch
         return {"submission": Path(path).name, "passed": False, "tests": 0, "tests_passed": 0,
