@@ -392,11 +392,8 @@ def test_the_child_is_pid_1_of_its_namespace_when_bubblewrap_allows():
 
 # ------------------------------------------------------------------- the checker's own parsing of student files
 
-@pytest.mark.xfail(strict=True, reason="open (loading.py, not the sandbox's): the checker parses notebook cells "
-                                       "and --load defs files with ast in its own process, ~400 bytes per byte "
-                                       "of code (18 MB of code: 7.5 GB); cap the code before ast.parse")
 def test_a_notebook_with_megabytes_of_code_is_a_load_error_not_a_memory_blowup(tmp_path):
-    """Works on main after the loading merge: a 21 MB notebook (one cell of 3 M one-line statements) took the
+    """Before the cap in numeric/checking/loading.py (MAX_CODE_BYTES): a 21 MB notebook (one cell of 3 M one-line statements) took the
     checker past 7.5 GB before it was stopped. Run here under a 1 GB address-space limit: the checker
     must fail the submission cleanly (exit 1, a load error naming the size), not run out of memory."""
     import resource
