@@ -187,6 +187,7 @@ HONEST = {
     "typevar": "import typing\nT = typing.TypeVar('T')\n",
     "np-random-seed": "np.random.seed(0)\n_noise = np.random.randn(3)\n",
     "argv": "import sys\nassert sys.argv == ['submission.py'], sys.argv\n",
+    "numpy-removed-aliases": "assert np.zeros(2, dtype=np.float).dtype == np.float64 and np.int is int\n",
 }
 
 
@@ -196,6 +197,8 @@ def test_honest_habits_pass(tmp_path, name):
     path.write_text(BASE + "\n" + HONEST[name])
     report = check(path, "cs231n", "rnn", numerical=False)
     assert report.passed, (report.load_error, [t.errors for t in report.tests])
+    if name == "numpy-removed-aliases":
+        assert any("np.float, np.int, removed in NumPy 1.24" in n for n in report.notes), report.notes
 
 
 def test_every_report_names_the_isolation_layers(tmp_path):
