@@ -8,6 +8,7 @@ from pathlib import Path
 
 from numeric.checking import conventions
 from numeric.checking.conventions import CheckUsageError
+from numeric.checking.reference import new_run_seed, run_seed
 from numeric.checking.results import CheckReport
 from numeric.checking.runner import run_cases
 from numeric.checking.sandbox import ALLOWABLE, Limits, Sandbox
@@ -15,7 +16,8 @@ from numeric.checking.sandbox import ALLOWABLE, Limits, Sandbox
 
 def check(submission: str | Path, convention: str, models: tuple[str, ...] | str | None = None, *,
           adapter: str | Path | None = None, allow_imports: tuple[str, ...] = (), timeout: float = 10.0,
-          memory_mb: int = 1024, numerical: bool = True) -> CheckReport:
+          memory_mb: int = 1024, numerical: bool = True, seed: int | None = None,
+          strict_inputs: bool = False) -> CheckReport:
     """Check ``submission`` under ``convention``; never raises for anything the submission does.
 
     Args:
@@ -27,6 +29,9 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
         timeout: seconds per call (import time gets twice as much).
         memory_mb: address-space limit of the submission's process.
         numerical: also compute the usual numerical-gradient number (central differences).
+        seed: the probes' secret seed; None draws a new one (``secrets``). Recorded in ``report.seed``:
+            the same seed gives the same probes again.
+        strict_inputs: an input changed in place fails its test (default: a warning).
 
     Raises:
         CheckUsageError: missing file, unknown convention/model, adapter problems: the checker's usage
@@ -50,12 +55,16 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
         if adapter is not None:
             raise CheckUsageError("--adapter is only used with --convention adapter")
         models = _models(conv, models)
-    cases = conventions.cases(convention, models, str(adapter) if adapter else None)
-    report = CheckReport(str(path), convention, ",".join(models))
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise CheckUsageError(f"--seed: expected a non-negative integer, got {seed!r}")
+    seed = new_run_seed() if seed is None else seed
+    with run_seed(seed):  # every probe of this run mixes in the secret seed
+        cases = conventions.cases(convention, models, str(adapter) if adapter else None)
+    report = CheckReport(str(path), convention, ",".join(models), seed=seed)
     limits = Limits(timeout=timeout, load_timeout=2 * timeout, memory_mb=memory_mb)
     with Sandbox(path, mode=conv.load_mode, adapter=str(adapter) if adapter else None,
                  allow_imports=tuple(allow_imports), limits=limits) as sandbox:
-        run_cases(cases, sandbox, report, numerical=numerical)
+        run_cases(cases, sandbox, report, numerical=numerical, strict_inputs=strict_inputs, timeout=timeout)
     report.stdout, report.stderr = sandbox.stdout, sandbox.stderr
     report.seconds = time.monotonic() - start
     return report

@@ -12,6 +12,9 @@ read by one converter: "hs", "cs", "E", each parameter name, "xs", "h0", "c0", "
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import secrets
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,9 +23,30 @@ from numeric import models
 from numeric.gradcheck import LoopObjective, numerical_gradient
 
 
+# The secret per-run seed mixed into every probe (None: the probe's fixed index alone, as in unit tests).
+_RUN_SEED: contextvars.ContextVar[int | None] = contextvars.ContextVar("bptt_probe_run_seed", default=None)
+
+
+def new_run_seed() -> int:
+    """A fresh secret seed for one run (63 bits from ``secrets``: not guessable from earlier runs)."""
+    return secrets.randbits(63)
+
+
+@contextlib.contextmanager
+def run_seed(seed: int | None):
+    """Within the block every ``make_probe`` draws from (seed, probe index): the probes of a run are new
+    and secret, and the same ``seed`` gives the same probes again (``bptt check --seed``)."""
+    token = _RUN_SEED.set(seed)
+    try:
+        yield seed
+    finally:
+        _RUN_SEED.reset(token)
+
+
 @dataclass
 class Probe:
-    """One input set. ``sizes`` = dict(T, D, H, K, B); ``seed`` is recorded for the report."""
+    """One input set. ``sizes`` = dict(T, D, H, K, B); ``seed`` is the probe's index within its convention
+    (the run's secret seed is mixed in when drawing, see ``run_seed``)."""
 
     model: str
     bias: bool
@@ -39,14 +63,15 @@ class Probe:
 
     def label(self) -> str:
         s = self.sizes
-        return f"seed {self.seed}, T={s['T']} D={s['D']} H={s['H']} B={s['B']}"
+        role = f" ({self.extra['role']})" if self.extra.get("role") else ""
+        return f"T={s['T']} D={s['D']} H={s['H']} B={s['B']}{role}"
 
 
 def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int, B: int,
                upstream: bool = False, dc_last: bool = False, zero_c0: bool = False,
                scale: float = 1.0, one_hot: bool = False, targets_const: bool = False,
-               upstream_scale: float = 1.0, out_scale: float = 1.0) -> Probe:
-    """Random inputs with a fixed seed.
+               upstream_scale: float = 1.0, out_scale: float = 1.0, role: str = "") -> Probe:
+    """Random inputs drawn from ``seed`` (the probe's fixed index) mixed with the run's secret seed.
 
     Args:
         upstream: draw dhs (T, H, B) instead of targets.
@@ -58,12 +83,17 @@ def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int
         upstream_scale: multiplies dhs and dc_last.
         out_scale: further multiplies the output layer W, c: large ∂E/∂h_t without saturating the cell
             (gradients that grow backwards through time, as clipping is meant for).
+        role: "" (an ordinary probe: part of the verdict and the diagnosis), "large" (too large for a
+            numerical gradient inside the backward to finish in time: verdict only, no diagnosis) or
+            "clip" (large gradients in a convention whose template clips them: clipping there is a
+            warning, see runner.py).
     """
-    rng = np.random.default_rng(seed)
+    run = _RUN_SEED.get()
+    rng = np.random.default_rng(seed if run is None else [run, seed])
     m = models.get(model, bias=bias)
     params = {k: v * scale * (out_scale if k in ("W", "c") else 1.0)
               for k, v in m.init_params(D, H, K, rng=rng).items()}
-    extra = {}
+    extra = {"role": role} if role else {}
     if one_hot:
         ids = rng.integers(0, D, size=(T,))
         xs = np.zeros((T, D, B))
