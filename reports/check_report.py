@@ -1,5 +1,9 @@
 """Rich terminal rendering of a checking report (numeric.checking.results): forward first, then every
-gradient with its error, localisation and the diagnosed mistake; the submission's own output apart."""
+gradient with its error, localisation and the diagnosed mistake; the submission's own output apart.
+
+Text that may come from the submission (errors, notes, its prints) is built as ``rich.text.Text`` (never
+parsed as markup) after ``safe_text``: escape sequences and control characters stripped, and messages
+kept on their own line ("⏎" for a line break), so nothing it prints can look like the checker's verdict."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from numeric.checking.results import CheckReport, TestResult
+from numeric.checking.safe_text import one_line, strip_controls
 
 
 def _num(value: float | None) -> str:
@@ -35,23 +40,29 @@ class TestView:
             order = {"forward": 0, "gradient": 1, "input": 2}
             for c in sorted(t.checks, key=lambda c: order.get(c.kind, 3)):
                 verdict = Text("ok", style="green") if c.passed else Text("wrong", style="red")
-                table.add_row(c.name, c.kind, _num(c.error), _num(c.tolerance), _num(c.numerical_error), verdict)
+                if c.kind == "input" and c.error is not None and c.tolerance is not None and c.error > c.tolerance:
+                    verdict = Text("changed", style="yellow" if c.passed else "red")
+                table.add_row(Text(one_line(c.name)), c.kind, _num(c.error), _num(c.tolerance),
+                              _num(c.numerical_error), verdict)
             yield table
         for c in t.checks:
             if not c.passed:
-                yield Text(f"  ✗ {c.message or c.name}", style="red")
+                yield Text(f"  ✗ {one_line(c.message or c.name)}", style="red")
                 for line in c.where:
                     if not line.startswith("probe "):  # the message already names the probe
-                        yield Text(f"    {line.strip()}")
+                        yield Text(f"    {one_line(line.strip())}")
         shown = {c.message for c in t.checks}
         for e in t.errors:
             if e not in shown:
-                yield Text(f"  ✗ {e}", style="red")
+                yield Text(f"  ✗ {one_line(e)}", style="red")
+        for w in t.warnings:
+            yield Text(f"  ! warning: {one_line(w)}", style="yellow")
         for n in t.notes:
-            yield Text(f"  · {n}", style="dim" if t.passed else "")
+            yield Text(f"  · {one_line(n)}", style="dim" if t.passed else "")
         for d in t.diagnosis:
-            yield Text.assemble("  likely mistake: ", (d.mistake, "bold yellow"), f"  (confidence {d.confidence:.0%})")
-            yield Text(f"    {d.evidence}")
+            yield Text.assemble("  likely mistake: ", (one_line(d.mistake), "bold yellow"),
+                                f"  (confidence {d.confidence:.0%})")
+            yield Text(f"    {one_line(d.evidence)}")
 
 
 class CheckReportView:
@@ -62,21 +73,32 @@ class CheckReportView:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         r = self.report
-        yield Text.assemble(("bptt check ", "bold"), r.submission,
-                            f"  — convention {r.convention}, model {r.model}")
+        yield Text.assemble(("bptt check ", "bold"), one_line(r.submission),
+                            f"  — convention {r.convention}, model {one_line(r.model)}")
         if r.load_error:
-            yield Text(f"✗ the submission could not be loaded: {r.load_error}", style="bold red")
+            yield Text(f"✗ the submission could not be loaded: {one_line(r.load_error)}", style="bold red")
+        for warning in r.warnings:
+            yield Text(f"! warning: {one_line(warning)}", style="bold yellow")
+        if r.isolation:
+            layers = ", ".join(f"{one_line(str(layer.get('layer', '?')))} "
+                               f"{'✓' if layer.get('in_force') else '✗'}" for layer in r.isolation)
+            yield Text(f"· isolation: {layers}", style="dim")
+        if r.seed is not None:
+            yield Text("· probes: drawn from this run's secret seed (in the JSON report; --seed reproduces the run)",
+                       style="dim")
         for note in r.notes:
-            yield Text(f"· {note}", style="dim")
+            yield Text(f"· {one_line(note)}", style="dim")
         for t in r.tests:
             yield TestView(t)
         if r.stdout or r.stderr:
-            body = Group(*(Text(f"{name}:\n{text.rstrip()}") for name, text in (("stdout", r.stdout),
-                                                                                 ("stderr", r.stderr)) if text))
+            body = Group(*(Text(f"{name}:\n{strip_controls(text).rstrip()}")
+                           for name, text in (("stdout", r.stdout), ("stderr", r.stderr)) if text))
             yield Panel(body, title="the submission printed (not part of any result)", expand=False)
         passed = sum(t.passed for t in r.tests)
         style = "bold green" if r.passed else "bold red"
-        yield Text(f"{passed}/{len(r.tests)} tests passed in {r.seconds:.2f} s", style=style)
+        warned = sum(bool(t.warnings) for t in r.tests)
+        tail = f", {warned} with warnings" if warned else ""
+        yield Text(f"{passed}/{len(r.tests)} tests passed{tail} in {r.seconds:.2f} s", style=style)
 
 
 def render(report: CheckReport, width: int = 100) -> str:
@@ -91,6 +113,7 @@ def batch_table(summary: dict) -> Table:
     for col in ("submission", "passed", "tests", "failed tests", "top diagnosis"):
         table.add_column(col)
     for s in summary["submissions"]:
-        table.add_row(s["submission"], "yes" if s["passed"] else "no", f"{s['tests_passed']}/{s['tests']}",
-                      ", ".join(s["failed"])[:60], ", ".join(s["diagnoses"])[:60])
+        table.add_row(Text(one_line(s["submission"])), "yes" if s["passed"] else "no",
+                      f"{s['tests_passed']}/{s['tests']}", Text(one_line(", ".join(s["failed"]))[:60]),
+                      Text(one_line(", ".join(s["diagnoses"]))[:60]))
     return table

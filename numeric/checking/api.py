@@ -70,6 +70,24 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
     return report
 
 
+def test_names(convention: str, models: tuple[str, ...] | str | None = None,
+               adapter: str | Path | None = None) -> list[str]:
+    """The tests every submission of ``convention`` and ``models`` gets, in order (Gradescope's fixed list).
+
+    Raises:
+        CheckUsageError: unknown convention or model, adapter problems.
+    """
+    conv = conventions.get(convention)
+    if convention == "adapter":
+        if adapter is None or not Path(adapter).is_file():
+            raise CheckUsageError("convention 'adapter' needs --adapter FILE (an existing file)")
+        models = (adapter_model(adapter),)
+    else:
+        models = _models(conv, models)
+    with run_seed(0):  # the names do not depend on the probes
+        return [c.name for c in conventions.cases(convention, models, str(adapter) if adapter else None)]
+
+
 def _models(conv, models) -> tuple[str, ...]:
     if models is None or models == () or models == "":
         return conv.default_models
