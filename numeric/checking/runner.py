@@ -57,7 +57,7 @@ def run_case(case: Case, sandbox: Sandbox, numerical: bool = True, strict_inputs
         if any(not c.passed for c in result.checks):
             result.passed = False
             result.errors.extend(c.message for c in result.checks if not c.passed and c.message)
-            keep = [p for p, probe in enumerate(used) if probe.extra.get("role") != "large"]  # too big to mutate
+            keep = _diagnosis_probes(case, used, students, refs)
             if keep:
                 result.diagnosis = diagnose(case, [used[p] for p in keep], [students[p] for p in keep],
                                             [refs[p] for p in keep])
@@ -82,6 +82,16 @@ def run_case(case: Case, sandbox: Sandbox, numerical: bool = True, strict_inputs
             result.warnings.append(text + "; not failed (--strict-inputs fails it)")
     result.seconds = time.monotonic() - start
     return result
+
+
+def _diagnosis_probes(case: Case, probes: list[Probe], students: list[dict], refs: list[dict]) -> list[int]:
+    """The probes the diagnosis replays: never a "large" one (too big to replay every mistake on); a "clip"
+    one only when the ordinary probes are right (there, the template's own clipping would hide the match)."""
+    ordinary = [p for p, probe in enumerate(probes) if not probe.extra.get("role")]
+    wrong = any(not close(students[p].get(o.name) if isinstance(students[p].get(o.name), np.ndarray) else None,
+                          refs[p][o.name], tolerance_for(np.float64))
+                for p in ordinary for o in case.outputs if o.name in refs[p] and o.name in students[p])
+    return ordinary if wrong else [p for p, probe in enumerate(probes) if probe.extra.get("role") != "large"]
 
 
 def _number(value):
