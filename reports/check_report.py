@@ -18,6 +18,16 @@ from numeric.checking.results import CheckReport, TestResult
 from numeric.checking.safe_text import one_line, strip_controls
 
 
+def _item(marker: str, text: str, style: str = "") -> Table:
+    """``marker`` then ``text`` wrapped in its own column: a wrapped line of (possibly the submission's)
+    text never starts at the left edge, where the checker's own verdict lines are."""
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_row(Text(marker, style=style), Text(one_line(text), style=style))
+    return grid
+
+
 def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.1e}"
 
@@ -47,22 +57,22 @@ class TestView:
             yield table
         for c in t.checks:
             if not c.passed:
-                yield Text(f"  ✗ {one_line(c.message or c.name)}", style="red")
+                yield _item("  ✗ ", c.message or c.name, "red")
                 for line in c.where:
                     if not line.startswith("probe "):  # the message already names the probe
-                        yield Text(f"    {one_line(line.strip())}")
+                        yield _item("    ", line.strip())
         shown = {c.message for c in t.checks}
         for e in t.errors:
             if e not in shown:
-                yield Text(f"  ✗ {one_line(e)}", style="red")
+                yield _item("  ✗ ", e, "red")
         for w in t.warnings:
-            yield Text(f"  ! warning: {one_line(w)}", style="yellow")
+            yield _item("  ! warning: ", w, "yellow")
         for n in t.notes:
-            yield Text(f"  · {one_line(n)}", style="dim" if t.passed else "")
+            yield _item("  · ", n, "dim" if t.passed else "")
         for d in t.diagnosis:
             yield Text.assemble("  likely mistake: ", (one_line(d.mistake), "bold yellow"),
                                 f"  (confidence {d.confidence:.0%})")
-            yield Text(f"    {one_line(d.evidence)}")
+            yield _item("    ", d.evidence)
 
 
 class CheckReportView:
@@ -73,21 +83,20 @@ class CheckReportView:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         r = self.report
-        yield Text.assemble(("bptt check ", "bold"), one_line(r.submission),
-                            f"  — convention {r.convention}, model {one_line(r.model)}")
+        yield _item("bptt check ", f"{r.submission}  — convention {r.convention}, model {r.model}")
         if r.load_error:
-            yield Text(f"✗ the submission could not be loaded: {one_line(r.load_error)}", style="bold red")
+            yield _item("✗ the submission could not be loaded: ", r.load_error, "bold red")
         for warning in r.warnings:
-            yield Text(f"! warning: {one_line(warning)}", style="bold yellow")
+            yield _item("! warning: ", warning, "bold yellow")
         if r.isolation:
             layers = ", ".join(f"{one_line(str(layer.get('layer', '?')))} "
                                f"{'✓' if layer.get('in_force') else '✗'}" for layer in r.isolation)
-            yield Text(f"· isolation: {layers}", style="dim")
+            yield _item("· ", f"isolation: {layers}", "dim")
         if r.seed is not None:
-            yield Text("· probes: drawn from this run's secret seed (in the JSON report; --seed reproduces the run)",
-                       style="dim")
+            yield _item("· ", "probes: drawn from this run's secret seed (in the JSON report; --seed reproduces "
+                        "the run)", "dim")
         for note in r.notes:
-            yield Text(f"· {one_line(note)}", style="dim")
+            yield _item("· ", note, "dim")
         for t in r.tests:
             yield TestView(t)
         if r.stdout or r.stderr:
