@@ -63,8 +63,8 @@ def _probes(model: str, step: bool, upstream: bool) -> list[Probe]:
     T = (lambda t: 1 if step else t)
     kw = dict(upstream=upstream, dc_last=step and model == "lstm", zero_c0=not step)
     # the fourth ("large") probe takes an analytic backward milliseconds; a numerical gradient inside the
-    # backward (one forward per entry: ~10⁵ entries × ~1 ms) cannot finish within the per-call limit
-    large = dict(T=1, D=256, H=256, B=64) if step else dict(T=32, D=128, H=128, B=16)
+    # backward (one forward per entry: 5·10⁴–3·10⁵ entries × ≥ 0.5 ms) cannot finish within the per-call limit
+    large = dict(T=1, D=192, H=192, B=32) if step else dict(T=24, D=96, H=96, B=16)
     return [make_probe(model, True, 11, T=T(5), D=4, H=5, K=2, B=3, **kw),
             make_probe(model, True, 12, T=T(7), D=3, H=4, K=2, B=2, **kw),
             make_probe(model, True, 13, T=T(6), D=3, H=5, K=2, B=4, scale=2.0, upstream_scale=8.0, **kw),
