@@ -66,8 +66,9 @@ def _kind(mode: int) -> str:
     return "a special file"
 
 
-def safe_write(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` (``-``: standard output) under the rules of the module docstring.
+def safe_write(path: str | os.PathLike, text: str | bytes) -> None:
+    """Write ``text`` (str: UTF-8; or bytes) to ``path`` (``-``: standard output) under the rules of the
+    module docstring.
 
     Raises:
         ReportWriteError: refused or failed (the message says why).
@@ -86,8 +87,8 @@ def safe_write(path: str | os.PathLike, text: str) -> None:
     except OSError as err:
         raise ReportWriteError(f"{path}: cannot create a file in {path.parent}: {err.strerror or err}") from err
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
         os.chmod(tmp, 0o644)
         check_destination(path)  # again, just before the rename: nothing special appeared meanwhile
         os.replace(tmp, path)
