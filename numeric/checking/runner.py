@@ -58,9 +58,9 @@ def run_case(case: Case, sandbox: Sandbox, numerical: bool = True, strict_inputs
             result.passed = False
             result.errors.extend(c.message for c in result.checks if not c.passed and c.message)
             keep = _diagnosis_probes(case, used, students, refs)
-            if keep:
+            if keep:  # judged on what the submission returned (an adapter may leave out dxs, dh0)
                 result.diagnosis = diagnose(case, [used[p] for p in keep], [students[p] for p in keep],
-                                            [refs[p] for p in keep])
+                                            [{k: v for k, v in refs[p].items() if k in students[p]} for p in keep])
             if case.extra is not None:
                 result.notes.extend(_extra_notes(case, sandbox, used[0]))
         if not result.checks and not result.errors:
