@@ -88,10 +88,13 @@ def _diagnosis_probes(case: Case, probes: list[Probe], students: list[dict], ref
     """The probes the diagnosis replays: never a "large" one (too big to replay every mistake on); a "clip"
     one only when the ordinary probes are right (there, the template's own clipping would hide the match)."""
     ordinary = [p for p, probe in enumerate(probes) if not probe.extra.get("role")]
-    wrong = any(not close(students[p].get(o.name) if isinstance(students[p].get(o.name), np.ndarray) else None,
-                          refs[p][o.name], tolerance_for(np.float64))
+    wrong = any(not close(_real_array(students[p][o.name]), refs[p][o.name], tolerance_for(np.float64))
                 for p in ordinary for o in case.outputs if o.name in refs[p] and o.name in students[p])
     return ordinary if wrong else [p for p, probe in enumerate(probes) if probe.extra.get("role") != "large"]
+
+
+def _real_array(value):
+    return value if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" else None
 
 
 def _number(value):
