@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from numeric.checking.case import Case
 from numeric.checking.compare import close, localise, max_entry_error, rel, tolerance_for, validate
@@ -269,7 +270,8 @@ def run_cases(cases: list[Case], sandbox: Sandbox, report: CheckReport, numerica
         report.load_error = f"{load_error.get('message', load_error.get('type'))}{where}"
         report.load_error += _load_hint(load_error)
     for case in cases:
-        result = run_case(case, sandbox, numerical, strict_inputs, timeout)
+        with threadpool_limits(limits=1):  # one BLAS thread: the reference's matrices are small, and spinning
+            result = run_case(case, sandbox, numerical, strict_inputs, timeout)  # threads cost more than they give
         forward = next((t for t in report.tests if t.name == case.depends_on), None)
         if forward is not None and not forward.passed and not result.passed:
             result.notes.insert(0, f"{case.depends_on} is wrong too and this backward receives its cache: "
