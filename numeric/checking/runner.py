@@ -7,12 +7,12 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from numeric.checking import policy
 from numeric.checking.case import Case
 from numeric.checking.compare import close, localise, max_entry_error, rel, tolerance_for, validate
 from numeric.checking.diagnose import diagnose
-from numeric.checking.mistakes import MISTAKES
 from numeric.checking.reference import Probe, numerical_grads, reference_outputs
-from numeric.checking.results import ArrayCheck, CheckReport, Diagnosis, TestResult
+from numeric.checking.results import ArrayCheck, CheckReport, TestResult
 from numeric.checking.sandbox import Sandbox
 
 
@@ -47,18 +47,18 @@ def run_case(case: Case, sandbox: Sandbox, numerical: bool = True, strict_inputs
             continue
         obs.values.pop("__mutated__", None)
         mutated_inputs.update(obs.mutated_inputs)
-        students.append({k: _number(v) for k, v in obs.values.items()})
+        students.append({k: policy.as_number(v) for k, v in obs.values.items()})
         refs.append(case.convert(reference_outputs(probe), probe))
         used.append(probe)
     for p, probe in enumerate(used):
         if probe.extra.get("role") == "clip":
-            result.warnings.extend(_accept_clipping(case, probe, students[p], refs[p]))
+            result.warnings.extend(policy.accept_clipping(case, probe, students[p], refs[p]))
     if students:
         result.checks = _compare(case, used, students, refs, numerical, strict_inputs)
         if any(not c.passed for c in result.checks):
             result.passed = False
             result.errors.extend(c.message for c in result.checks if not c.passed and c.message)
-            keep = _diagnosis_probes(case, used, students, refs)
+            keep = policy.diagnosis_probes(case, used, students, refs)
             if keep:  # judged on what the submission returned (an adapter may leave out dxs, dh0)
                 result.diagnosis = diagnose(case, [used[p] for p in keep], [students[p] for p in keep],
                                             [{k: v for k, v in refs[p].items() if k in students[p]} for p in keep])
@@ -67,93 +67,13 @@ def run_case(case: Case, sandbox: Sandbox, numerical: bool = True, strict_inputs
         if not result.checks and not result.errors:
             result.passed = False  # never a pass on nothing compared
             result.errors.append(f"{case.name}: none of its outputs could be compared")
-        result.warnings.extend(_changed_input_warnings(result.checks))
+        result.warnings.extend(policy.changed_input_warnings(result.checks))
     if slow is not None:
-        result.diagnosis.insert(0, _numerical_gradient_diagnosis(case, slow, used, result, timeout))
+        result.diagnosis.insert(0, policy.numerical_gradient_diagnosis(case, slow, used, result, timeout))
     if mutated_inputs:
-        names = ", ".join(sorted(mutated_inputs))
-        text = (f"{case.name}: modifies its input{'s' if len(mutated_inputs) > 1 else ''} {names} in place "
-                "(the caller's arrays must not change)")
-        if strict_inputs:
-            result.passed = False
-            result.errors.append(text)
-            result.diagnosis.insert(0, Diagnosis("mutates-input", 0.99,
-                                                 f"{MISTAKES['mutates-input']}: {names} differed after the call."))
-        else:
-            result.warnings.append(text + "; not failed (--strict-inputs fails it)")
+        policy.changed_arguments(result, sorted(mutated_inputs), strict_inputs)
     result.seconds = time.monotonic() - start
     return result
-
-
-def _diagnosis_probes(case: Case, probes: list[Probe], students: list[dict], refs: list[dict]) -> list[int]:
-    """The probes the diagnosis replays: never a "large" one (too big to replay every mistake on); a "clip"
-    one only when the ordinary probes are right (there, the template's own clipping would hide the match)."""
-    ordinary = [p for p, probe in enumerate(probes) if not probe.extra.get("role")]
-    wrong = any(not close(_real_array(students[p][o.name]), refs[p][o.name], tolerance_for(np.float64))
-                for p in ordinary for o in case.outputs if o.name in refs[p] and o.name in students[p])
-    return ordinary if wrong else [p for p, probe in enumerate(probes) if probe.extra.get("role") != "large"]
-
-
-def _real_array(value):
-    return value if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" else None
-
-
-def _number(value):
-    """A real scalar (a Python float loss) as a 0-d float64 array, so it is compared and diagnosed like
-    every other output."""
-    if isinstance(value, (int, float, np.generic)) and not isinstance(value, (bool, np.bool_)):
-        if np.isrealobj(value):
-            return np.asarray(value, dtype=np.float64)
-    return value
-
-
-def _accept_clipping(case: Case, probe: Probe, student: dict, ref: dict) -> list[str]:
-    """On a "clip" probe (a template that clips every gradient, min-char-rnn's ±5): when the student's
-    gradients are exactly the reference clipped at one bound τ — measured from the student's numbers —
-    compare against the clipped reference from now on and say so; anything else is compared as usual."""
-    grads = [o.name for o in case.outputs if o.kind == "gradient" and o.name in ref]
-    arrays = [student.get(n) for n in grads]
-    if not grads or not all(isinstance(a, np.ndarray) and a.dtype.kind in "fiu" and a.size for a in arrays):
-        return []
-    arrays = [a.reshape(ref[n].shape) if a.shape != ref[n].shape and a.size == ref[n].size else a
-              for n, a in zip(grads, arrays)]
-    if any(a.shape != ref[n].shape for n, a in zip(grads, arrays)):
-        return []
-    if all(close(a.astype(np.float64), ref[n], tolerance_for(a.dtype)) for n, a in zip(grads, arrays)):
-        return []  # not clipped: the ordinary comparison passes
-    tau = max(float(np.max(np.abs(a))) for a in arrays)
-    clipped = {n: np.clip(ref[n], -tau, tau) for n in grads}
-    if tau <= 0 or not all(close(a.astype(np.float64), clipped[n], tolerance_for(a.dtype))
-                           for n, a in zip(grads, arrays)):
-        return []  # wrong in another way: the ordinary comparison fails it
-    count = sum(int(np.sum(np.abs(ref[n]) > tau * (1 + 1e-9))) for n in grads)
-    ref.update(clipped)
-    bound = float(f"{tau:.6g}")
-    return [f"clips-gradients-at {bound:g}: on the large-gradient probe ({probe.label()}) every gradient equals "
-            f"the reference clipped to ±{bound:g} ({count} entries clipped); the verdict uses probes where no "
-            "gradient reaches the bound"]
-
-
-def _changed_input_warnings(checks: list[ArrayCheck]) -> list[str]:
-    """An upstream gradient changed in place: the evidence (which argument, how much), as a warning."""
-    return [c.message + "; not failed (--strict-inputs fails it)"
-            for c in checks if c.kind == "input" and c.passed and c.error is not None and c.tolerance is not None
-            and c.error > c.tolerance]
-
-
-def _numerical_gradient_diagnosis(case: Case, slow: tuple[Probe, float], used: list, result: TestResult,
-                                  timeout: float) -> Diagnosis:
-    probe, elapsed = slow
-    small_ok = bool(used) and all(c.passed for c in result.checks if c.kind == "gradient")
-    evidence = (f"{MISTAKES.get('numerical-gradient-in-backward', _NUMERICAL_TEXT)}: the call did not finish "
-                f"the large probe ({probe.label()}) in {timeout:g} s, where an analytic backward takes "
-                "milliseconds")
-    evidence += (", while its results on the small probes are right." if small_ok else ".")
-    return Diagnosis("numerical-gradient-in-backward", 0.9 if small_ok else 0.4, evidence)
-
-
-_NUMERICAL_TEXT = ("the backward computes a numerical gradient (finite differences or complex step of the "
-                   "forward) instead of the chain rule")
 
 
 def _compare(case: Case, probes, students, refs, numerical: bool, strict_inputs: bool = False) -> list:
