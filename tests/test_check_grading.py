@@ -72,8 +72,9 @@ def test_changed_argument_is_a_warning_unless_strict(tmp_path, strict):
 
 # ---------------------------------------------------------------- min-char-rnn as it is
 
-def test_karpathy_min_char_rnn_passes_and_its_clipping_is_reported():
-    report = check(FIXTURES / "minchar_karpathy.py", "min-char-rnn", seed=3)
+@pytest.mark.parametrize("fixture", ["minchar_karpathy.py", "minchar_port.py"])
+def test_karpathy_min_char_rnn_passes_and_its_clipping_is_reported(fixture):
+    report = check(FIXTURES / fixture, "min-char-rnn", seed=3)
     test = _test(report, "lossFun")
     assert report.passed, test.errors
     assert len(test.warnings) == 1 and test.warnings[0].startswith("clips-gradients-at 5:")
