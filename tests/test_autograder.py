@@ -104,3 +104,16 @@ def test_autograder_usage_errors(tmp_path, capsys, argv, message):
 def test_autograder_refuses_a_missing_folder(tmp_path, capsys):
     assert main(["autograder", "--convention", "cs231n", "-o", str(tmp_path / "no" / "a.zip")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_adapter_autograder_ships_the_adapter(tmp_path):
+    out = tmp_path / "ag.zip"
+    assert main(["autograder", "--convention", "adapter", "--adapter", str(EXAMPLES / "adapter_example.py"),
+                 "--submission-name", "adapter_submission.py", "-o", str(out)]) == 0
+    with zipfile.ZipFile(out) as zf:
+        assert "adapter_adapter_example.py" in zf.namelist()
+    data = _run(out, tmp_path / "root", {"adapter_submission.py": (EXAMPLES / "adapter_submission.py").read_text(),
+                                         "notes.py": "# another file: --submission-name picks the right one\n"})
+    assert [t["name"] for t in data["tests"]] == ["forward", "loss_and_grads"]
+    assert data["score"] == data["max_score"] == 2
