@@ -43,6 +43,7 @@ def test_markdown_escape_makes_every_structure_literal():
     assert "\n" not in escaped and " ⏎ " in escaped
     assert not re.search(r"(?<!\\)[#*`\[\]()<>|-]", escaped), escaped  # every special character escaped
     assert one_line("a\n\nb") == "a ⏎  ⏎ b"
+    assert one_line("x" * 5000).endswith("… (3000 more characters)")
 
 
 def test_code_block_cannot_be_closed_from_inside():

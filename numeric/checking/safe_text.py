@@ -7,7 +7,7 @@ Gradescope's output. Each output format gets the text through one of these funct
 - ``strip_controls``: every format. Removes ANSI/VT escape sequences, C0 and C1 control characters except
   newline and tab, DEL, and the Unicode bidirectional overrides (which reorder what a reader sees).
 - ``one_line``: terminal and Markdown lines: newlines become " ⏎ ", so a message cannot start a line of
-  its own that looks like the checker's.
+  its own that looks like the checker's; capped at ``LINE_LIMIT`` characters.
 - ``markdown_escape``: Markdown (Gradescope): every ASCII punctuation character is backslash-escaped
   (CommonMark allows it for all of them), so nothing is a heading, list, emphasis, link, fence or HTML.
 - ``code_block``: a fenced block whose fence is longer than any backtick run inside it (CommonMark: the
@@ -35,9 +35,13 @@ def strip_controls(text: str) -> str:
     return _CONTROLS.sub("", _ESCAPE_SEQUENCE.sub("", text.replace("\r\n", "\n")))
 
 
-def one_line(text: str) -> str:
-    """``strip_controls`` and every line break shown as " ⏎ "."""
-    return " ⏎ ".join(line for line in strip_controls(text).strip("\n").split("\n"))
+LINE_LIMIT = 2000  # characters of one message shown in the terminal and in Markdown (JSON keeps all)
+
+
+def one_line(text: str, limit: int = LINE_LIMIT) -> str:
+    """``strip_controls``, every line break shown as " ⏎ ", at most ``limit`` characters."""
+    line = " ⏎ ".join(strip_controls(text).strip("\n").split("\n"))
+    return line if len(line) <= limit else f"{line[:limit]}… ({len(line) - limit} more characters)"
 
 
 def markdown_escape(text: str) -> str:
