@@ -18,8 +18,8 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from derive.cellfile import PREV, Cell, names_in
-from derive.notation import (Diag, Fn, Had, Neg, Outer, Partial, Q, Sq, Text, Times, TProd, TSum, Tr, plus,
-                             render, times)
+from derive.notation import (Diag, Fn, Had, Leq, Neg, Norm, Outer, Partial, Power, Q, Sq, Text, Times, TProd,
+                             TSum, Tr, plus, render, times)
 from derive.program import NEXT, AdjointProgram, Softmax, _Builder, adjoint_program, local
 
 t_, k_, j_ = sp.symbols("t k j", integer=True)
@@ -338,6 +338,8 @@ def derive(cell: Cell, wrt: tuple[str, ...] | None = None, steps: int = 3,
                 rule = "cell-state carry"
                 why = "SymPy differentiates the product with the gates held fixed: the memory is carried by this factor"
             S.add(rule, (Partial(D.quantity(node.name, t_), D.quantity(inp, t_)), jac), why)
+            if rule == "cell-state carry":
+                _carry_through_time(S, D, node.name, D.conv(loc.jacobian, j_))
     for s in cell.states:
         J = _total_jacobian(cell, b, s.name, s.name + PREV)
         if J is None:
@@ -480,6 +482,7 @@ def _course_steps(S: _Steps, cell: Cell, prog: AdjointProgram, D: _Display, cour
     S.add("chain rule through time", (Partial(sT, sk), TProd(Partial(sj, sj1), j_, k_ + 1, Tn),
                                        TProd(D.conv(J, j_), j_, k_ + 1, Tn)),
           "the Jacobians of the steps between k and T multiply (later steps on the left)")
+    _norm_bound(S, cell, D, s, J, Tn)
     rec = [p for p in wrt if p not in out_params]
     k0 = 1 if truncate is None else max(1, T - truncate + 1)
     for p in rec:
@@ -528,3 +531,32 @@ def _course_steps(S: _Steps, cell: Cell, prog: AdjointProgram, D: _Display, cour
     S.add("sum over time", (Partial(Q("E"), Q("θ")), TSum(Partial(Q("E", t_), Q("θ")), t_, 1, T_)),
           "the full loss: the same for every Eₜ; the δ's of all loss terms add up, δₖ = Σ_{t≥k} δₖ⁽ᵗ⁾, "
           "which is the recursion below")
+
+
+#: sup |φ'| of the state's function: the γ of the bound ‖∂h_t/∂h_k‖₂ ≤ (γ‖V‖₂)^{t−k}
+_GAMMA = {"tanh": sp.Integer(1), "sigmoid": sp.Rational(1, 4)}
+
+
+def _norm_bound(S: _Steps, cell: Cell, D: _Display, s: str, J, Tn) -> None:
+    """‖∂s_T/∂s_k‖₂ ≤ Π ‖diag(φ′)‖₂ ‖V‖₂ ≤ (γ‖V‖₂)^{T−k} for s_t = φ(… + V s_{t−1}) (Pascanu et al. 2013)."""
+    fn = cell.node(s).fn
+    local_j = D.conv(J, j_)
+    if fn not in _GAMMA or not isinstance(local_j, Times) or len(local_j.args) != 2:
+        return
+    diag, V = local_j.args
+    gamma = _GAMMA[fn]
+    base = Norm(V) if gamma == 1 else times(gamma, Norm(V))
+    lhs = Norm(Partial(D.quantity(s, Tn), D.quantity(s, k_)))
+    S.add("norm bound", (Leq(lhs, TProd(times(Norm(diag), Norm(V)), j_, k_ + 1, Tn), Power(base, Tn - k_)),),
+          f"‖AB‖₂ ≤ ‖A‖₂‖B‖₂, and |{fn}′| ≤ γ = {gamma}: the far terms (small k) vanish geometrically when "
+          f"γ‖{render(V)}‖₂ is below 1; they can explode only if it is above 1 (Pascanu, Mikolov & Bengio 2013). "
+          "bptt flow measures both sides")
+
+
+def _carry_through_time(S: _Steps, D: _Display, state: str, local_j) -> None:
+    """∂c_T/∂c_k along the memory alone: a product of diagonal matrices (the LSTM's forget gates)."""
+    lhs = Partial(D.quantity(state, T_), D.quantity(state, k_))
+    S.add("carry through time", (lhs, TProd(local_j, j_, k_ + 1, T_)),
+          "along the memory path alone (gates held fixed): diagonal factors, no matrix power — the product of "
+          "the gates stays near 1 while they stay near 1, so the memory neither vanishes nor explodes. "
+          "bptt flow measures it")

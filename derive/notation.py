@@ -134,6 +134,22 @@ class TProd(Disp):
     prec = 2
 
 
+class Norm(Disp):
+    """‖x‖₂: the spectral norm of a matrix (the 2-norm of a vector)."""
+
+
+class Power(Disp):
+    """base^exponent (a scalar raised to a number of steps)."""
+
+    prec = 3
+
+
+class Leq(Disp):
+    """a ≤ b ≤ …: a chain of inequalities, as one side of a step."""
+
+    prec = 0
+
+
 class Text(Disp):
     """A short word inside an equation (e.g. ``0``-like remarks); rendered as text."""
 
@@ -255,6 +271,15 @@ def render(e, dialect: str = "unicode") -> str:
         op = "Σ" if isinstance(e, TSum) else "Π"
         bound = lambda b: _time_text(b).replace("Max", "max").replace(",", ", ").replace("-", "−")  # noqa: E731
         return f"{op}_{{{var}={bound(lo)}..{bound(hi)}}} " + inner
+    if isinstance(e, Norm):
+        return (r"\left\|" + r(e.args[0]) + r"\right\|_{2}") if L else f"‖{r(e.args[0])}‖₂"
+    if isinstance(e, Power):
+        base, exponent = e.args
+        if L:
+            return wrap(base, 4) + "^{" + sp.latex(exponent) + "}"
+        return wrap(base, 4) + "^(" + str(exponent).replace("-", "−").replace(" ", "") + ")"
+    if isinstance(e, Leq):
+        return (r" \leq " if L else " ≤ ").join(r(x) for x in e.args)
     if isinstance(e, Text):
         if L:
             return r"\text{" + e.args[0].name.replace("≥", r"$\geq$").replace("≤", r"$\leq$") + "}"

@@ -49,27 +49,35 @@ def softmax(z: np.ndarray, axis: int = -2) -> np.ndarray:
 def cross_entropy_columns(z: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Per-column losses Σ_t −log ô_t[o_t] of logits ``z`` (T, K, N) against ``targets`` (T, N).
 
+    A target of −1 is masked: that (t, column) contributes no loss term.
+
     Returns:
         (N,) array: each column's loss summed over time (the oracles need columns apart).
     """
     log_ohat = log_softmax(z, axis=1)
-    picked = np.take_along_axis(log_ohat, targets[:, None, :], axis=1)[:, 0, :]
-    return -picked.sum(axis=0)
+    picked = np.take_along_axis(log_ohat, np.maximum(targets, 0)[:, None, :], axis=1)[:, 0, :]
+    return -(picked * (targets >= 0)).sum(axis=0)
 
 
 def cross_entropy_and_delta(z: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """E = Σ_t Σ_b −log ô_t[o_t] and its gradient ∂E/∂z_t = ô_t − o_t (o_t one-hot).
 
+    A target of −1 is masked: no loss term, so ∂E/∂z_t = 0 in that column.
+
     Args:
         z: logits (T, K, B).
-        targets: class ids (T, B).
+        targets: class ids (T, B), or −1 for no loss term.
 
     Returns:
         (E, dz): E a 0-d array of z's dtype, dz (T, K, B).
     """
     log_ohat = log_softmax(z, axis=1)
-    picked = np.take_along_axis(log_ohat, targets[:, None, :], axis=1)
-    E = -picked.sum()
+    kept = (targets >= 0)[:, None, :]
+    index = np.maximum(targets, 0)[:, None, :]
+    picked = np.take_along_axis(log_ohat, index, axis=1)
+    E = -(picked * kept).sum()
     dz = np.exp(log_ohat)  # ô_t
-    np.put_along_axis(dz, targets[:, None, :], np.take_along_axis(dz, targets[:, None, :], axis=1) - 1, axis=1)
+    np.put_along_axis(dz, index, np.take_along_axis(dz, index, axis=1) - 1, axis=1)
+    if not kept.all():
+        dz *= kept
     return E, dz

@@ -78,16 +78,17 @@ def check_xs(xs, D: int) -> np.ndarray:
 
 
 def check_targets(targets, T: int, B: int, K: int) -> np.ndarray:
-    """targets: (T, B) integer class ids in [0, K)."""
+    """targets: (T, B) integer class ids in [0, K), or −1 where a step has no loss term (masked)."""
     if not isinstance(targets, np.ndarray):
         raise ValueError(f"targets: expected a NumPy integer array of shape ({T}, {B}), got {type(targets).__name__}")
     if targets.dtype.kind not in "iu":
         raise ValueError(f"targets: expected integer class ids (o_t as indices), got dtype {targets.dtype}")
     if targets.shape != (T, B):
         raise ValueError(f"targets: expected shape (T={T}, B={B}), got {targets.shape}")
-    bad = (targets < 0) | (targets >= K)
+    bad = (targets < -1) | (targets >= K)
     if bad.any():
-        raise ValueError(f"targets: expected class ids in [0, K={K}), got {_where(targets, bad)}")
+        raise ValueError(f"targets: expected class ids in [0, K={K}) or −1 (no loss term), got "
+                         f"{_where(targets, bad)}")
     return targets
 
 

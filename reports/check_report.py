@@ -84,14 +84,15 @@ class CheckReportView:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         r = self.report
         yield _item("bptt check ", f"{r.submission}  — convention {r.convention}, model {r.model}")
+        if r.isolation:
+            incomplete = any("hooks only" in w for w in r.warnings)
+            yield _item("isolation: ", ", ".join(f"{d['layer']} {'✓' if d['in_force'] else '✗'}" for d in r.isolation)
+                        + (" — untrusted code ran with hooks only in place of the missing layers" if incomplete else ""),
+                        "bold yellow" if incomplete else "dim")
         if r.load_error:
             yield _item("✗ the submission could not be loaded: ", r.load_error, "bold red")
         for warning in r.warnings:
             yield _item("! warning: ", warning, "bold yellow")
-        if r.isolation:
-            layers = ", ".join(f"{one_line(str(layer.get('layer', '?')))} "
-                               f"{'✓' if layer.get('in_force') else '✗'}" for layer in r.isolation)
-            yield _item("· ", f"isolation: {layers}", "dim")
         if r.seed is not None:
             yield _item("· ", "probes: drawn from this run's secret seed (in the JSON report; --seed reproduces "
                         "the run)", "dim")

@@ -38,22 +38,28 @@ def document(derivation, certificate=None) -> str:
         certificate: optional result of ``derive.certify`` to show at the end.
     """
     d = derivation
-    info = f"T = {d.steps_T}" + (f", truncated BPTT with k = {d.truncate}" if d.truncate else "")
-    info += "; without biases" if not d.cell.bias else ""
-    body = [f"<h1>{escape(d.title)}</h1>"]
-    if d.cell.description:
-        body.append(f"<p>{escape(d.cell.description)}</p>")
-    body.append(f'<p class="info">{escape(info)}</p>')
-    for section, steps in d.sections():
-        body.append(f"<h2>{escape(section)}</h2>")
-        body.append(f'<ol start="{steps[0].number}">' if steps else "<ol>")
-        for s in steps:
-            body.append(f'<li><span class="rule">{escape(s.rule)}</span> — '
-                        f'<span class="why">{escape(s.justification)}</span>{_math(s.latex())}</li>')
-        body.append("</ol>")
-    if certificate is not None:
-        css = "certificate" if certificate.passed else "certificate failed"
-        body.append(f'<p class="{css}"><strong>Certificate:</strong> {escape(certificate.summary())}</p>')
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{escape(d.title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-            + "\n".join(body) + "\n</body>\n</html>\n")
+            + "\n".join(body(d, certificate)) + "\n</body>\n</html>\n")
+
+
+def body(derivation, certificate=None) -> list[str]:
+    """The page's body as HTML lines (also embedded by `bptt report`)."""
+    d = derivation
+    info = f"T = {d.steps_T}" + (f", truncated BPTT with k = {d.truncate}" if d.truncate else "")
+    info += "; without biases" if not d.cell.bias else ""
+    lines = [f"<h1>{escape(d.title)}</h1>"]
+    if d.cell.description:
+        lines.append(f"<p>{escape(d.cell.description)}</p>")
+    lines.append(f'<p class="info">{escape(info)}</p>')
+    for section, steps in d.sections():
+        lines.append(f"<h2>{escape(section)}</h2>")
+        lines.append(f'<ol start="{steps[0].number}">' if steps else "<ol>")
+        for s in steps:
+            lines.append(f'<li><span class="rule">{escape(s.rule)}</span> — '
+                         f'<span class="why">{escape(s.justification)}</span>{_math(s.latex())}</li>')
+        lines.append("</ol>")
+    if certificate is not None:
+        css = "certificate" if certificate.passed else "certificate failed"
+        lines.append(f'<p class="{css}"><strong>Certificate:</strong> {escape(certificate.summary())}</p>')
+    return lines

@@ -16,7 +16,7 @@ _UNICODE = {
     **{chr(0x2080 + i): r"\ensuremath{_{%d}}" % i for i in range(10)},
     **{chr(c): r"\ensuremath{^{%d}}" % i for i, c in enumerate((0x2070, 0xB9, 0xB2, 0xB3, 0x2074, 0x2075, 0x2076,
                                                                   0x2077, 0x2078, 0x2079))},
-    "ᵗ": r"\ensuremath{^{t}}", "≤": r"\ensuremath{\leq}",
+    "ᵗ": r"\ensuremath{^{t}}", "≤": r"\ensuremath{\leq}", "‖": r"\ensuremath{\|}", "γ": r"\ensuremath{\gamma}",
     "₊": r"\ensuremath{_{+}}", "₋": r"\ensuremath{_{-}}", "₌": r"\ensuremath{_{=}}",
     "ₜ": r"\ensuremath{_{t}}", "ₖ": r"\ensuremath{_{k}}", "ⱼ": r"\ensuremath{_{j}}", "ₐ": r"\ensuremath{_{a}}",
 }

@@ -14,6 +14,8 @@ PASSING = [
     ("course_lstm_correct.py", "course", "lstm", None),
     ("minchar_correct.py", "min-char-rnn", None, None),
     ("adapter_submission.py", "adapter", None, "adapter_example.py"),
+    ("dlai_correct.py", "adapter", None, "adapter_dlai_lstm.py"),
+    ("dlai_correct.py", "deeplearning-ai", None, None),
 ]
 
 
@@ -124,3 +126,133 @@ def test_probes_are_deterministic():
     from numeric.checking.conventions import cs231n
     a, b = cs231n.cases(("rnn",))[1].probes[0], cs231n.cases(("rnn",))[1].probes[0]
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params) and np.array_equal(a.dhs, b.dhs)
+
+
+# ------------------------------------------------------------------------------------------ adapter
+
+LEGACY_ADAPTER = """
+MODEL = "rnn"
+
+def loss_and_grads(student, params, xs, targets, h0, c0=None):
+    weights = {"Wxh": params["U"].T, "Whh": params["V"].T, "bh": params["b"][:, 0],
+               "Why": params["W"].T, "by": params["c"][:, 0]}
+    loss, g = student.rnn_loss_and_grads(xs.transpose(2, 0, 1), targets.T, h0.T, weights)
+    return loss, {"U": g["Wxh"].T, "V": g["Whh"].T, "b": g["bh"][:, None], "W": g["Why"].T, "c": g["by"][:, None]}
+"""
+
+
+def test_adapter_without_tests_is_the_older_form(tmp_path):
+    """No TESTS: loss_and_grads returning (E, gradients) compares E and every parameter, named as ours."""
+    (tmp_path / "a.py").write_text(LEGACY_ADAPTER)
+    report = check(EXAMPLES / "adapter_submission.py", "adapter", adapter=tmp_path / "a.py", numerical=False)
+    assert report.passed, [t.errors for t in report.tests]
+    assert [c.name for c in report.tests[0].checks] == ["E", "U", "V", "b", "W", "c"]
+
+
+def _dlai_adapter(tmp_path, replace=("", "")):
+    source = (EXAMPLES / "adapter_dlai_lstm.py").read_text()
+    assert replace[0] in source
+    (tmp_path / "adapter.py").write_text(source.replace(*replace))
+    return tmp_path / "adapter.py"
+
+
+def test_adapter_upstream_cell_tests_and_zero_c0_reach_the_probes(tmp_path):
+    from numeric.checking.conventions import adapter
+    cases = {c.name: c for c in adapter.cases(str(_dlai_adapter(tmp_path)))}
+    assert list(cases) == ["lstm_cell_backward", "lstm_backward", "lstm_forward"]
+    cell, seq = cases["lstm_cell_backward"], cases["lstm_backward"]
+    assert all(p.sizes["T"] == 1 and p.dc_last is not None and np.any(p.c0) for p in cell.probes)
+    assert all(p.sizes["T"] > 1 and p.dhs is not None and not np.any(p.c0) for p in seq.probes)
+    assert max(np.abs(p.dhs).max() for p in seq.probes) > 5  # clipping at ±5 would show
+    assert [o.name for o in seq.outputs] == ["dx", "da0", "dWf[:, n_a:]", "dWf[:, :n_a]", "dbi", "dWo[:, n_a:]",
+                                             "dbo"]
+
+
+def test_adapter_reports_use_the_declared_names_and_diagnose(tmp_path):
+    source = (EXAMPLES / "dlai_correct.py").read_text().replace('grads["dc_prev"] = dc * ft', 'grads["dc_prev"] = dc')
+    (tmp_path / "sub.py").write_text(source)
+    report = check(tmp_path / "sub.py", "adapter", adapter=_dlai_adapter(tmp_path), numerical=False)
+    cell = next(t for t in report.tests if t.name == "lstm_cell_backward")
+    assert not cell.passed and [c.name for c in cell.checks if not c.passed] == ["dc_prev"]
+    assert any("dc_prev" in e for e in cell.errors)
+    assert cell.diagnosis[0].mistake == "dc-missing-forget-factor"
+    assert "Reproduced: dc_prev" in cell.diagnosis[0].evidence
+
+
+def test_adapter_must_return_what_it_declares(tmp_path):
+    adapter = _dlai_adapter(tmp_path, ('c0=g["dc_prev"])', ")"))
+    report = check(EXAMPLES / "dlai_correct.py", "adapter", adapter=adapter, numerical=False)
+    cell = next(t for t in report.tests if t.name == "lstm_cell_backward")
+    assert not cell.passed and any("no 'c0'" in e and "declared" in e for e in cell.errors)
+    assert next(t for t in report.tests if t.name == "lstm_backward").passed
+
+
+ADAPTER_ERRORS = [
+    (('"drive": "forward"', '"drive": "backward"'), "drive must be one of"),
+    (('"hs": "a"', '"E": "a"'), "'E' is not an output of a lstm test driven by 'forward'"),
+    (('"b_q": "dbo"}},', '"b_q": "dbo", "W": "dWy"}},'), "'W' is not an output of a lstm test driven by 'upstream'"),
+    (('"cell_backward": {', '"cell_bwd": {'), "defines no function cell_bwd"),
+    (('C0 = "zero"', 'C0 = "none"'), "C0 must be"),
+    (('C0 = "zero"', 'C0 = "ze" + "ro"'), "C0 must be a literal"),
+    (('"outputs": {"hs": "a", "cs": "c"}', '"outputs": {"hs": "a", "cs": "a"}'), "same name"),
+]
+
+
+@pytest.mark.parametrize("replace, text", ADAPTER_ERRORS, ids=[e[1] for e in ADAPTER_ERRORS])
+def test_adapter_declaration_errors_are_usage_errors(tmp_path, replace, text):
+    with pytest.raises(CheckUsageError, match=text):
+        check(EXAMPLES / "dlai_correct.py", "adapter", adapter=_dlai_adapter(tmp_path, replace))
+
+
+GRU_UPSTREAM_STUDENT = '''
+import numpy as np
+
+def s(v):
+    return 1 / (1 + np.exp(-v))
+
+def gru_backward(P, xs, dhs, h0):
+    """Column layout, no biases: xs (T, D, B), dhs (T, H, B) upstream dL/dh_t, h0 (H, B)."""
+    hs, keep = [h0], []
+    for x in xs:
+        hp = hs[-1]
+        r, u = s(P["U_r"] @ x + P["V_r"] @ hp), s(P["U_u"] @ x + P["V_u"] @ hp)
+        g = np.tanh(P["U_g"] @ x + P["V_g"] @ (r * hp))
+        hs.append(u * hp + (1 - u) * g)
+        keep.append((hp, r, u, g))
+    G = {k: np.zeros_like(v) for k, v in P.items()}
+    dxs, carry = np.zeros_like(xs), np.zeros_like(h0)
+    for t in reversed(range(len(xs))):
+        hp, r, u, g = keep[t]
+        dh = dhs[t] + carry
+        dg = dh * (1 - u) * (1 - g ** 2)
+        du = dh * (hp - g) * u * (1 - u)
+        drh = P["V_g"].T @ dg
+        dr = drh * hp * r * (1 - r)
+        for name, d, inp in (("g", dg, r * hp), ("u", du, hp), ("r", dr, hp)):
+            G["U_" + name] += d @ xs[t].T
+            G["V_" + name] += d @ inp.T
+        dxs[t] = P["U_g"].T @ dg + P["U_u"].T @ du + P["U_r"].T @ dr
+        carry = dh * u + drh * r + P["V_u"].T @ du + P["V_r"].T @ dr
+    return G, dxs, carry
+'''
+
+GRU_UPSTREAM_ADAPTER = '''
+MODEL = "gru"
+BIAS = False
+TESTS = {"backward": {"name": "gru_backward", "drive": "upstream",
+                      "outputs": ["U_r", "V_r", "U_u", "V_u", "U_g", "V_g", "xs", "h0"]}}
+
+def backward(student, params, xs, dhs, h0, c0, dc_last):
+    grads, dxs, dh0 = student.gru_backward(params, xs, dhs, h0)
+    return dict(grads, xs=dxs, h0=dh0)
+'''
+
+
+@pytest.mark.parametrize("mutation, passes", [(("", ""), True), (("(1 - g ** 2)", "(1 - g)"), False)])
+def test_adapter_drives_any_model_by_an_upstream_gradient(tmp_path, mutation, passes):
+    (tmp_path / "sub.py").write_text(GRU_UPSTREAM_STUDENT.replace(*mutation))
+    (tmp_path / "adapter.py").write_text(GRU_UPSTREAM_ADAPTER)
+    report = check(tmp_path / "sub.py", "adapter", adapter=tmp_path / "adapter.py", numerical=False)
+    assert report.passed == passes, [t.errors for t in report.tests]
+    if not passes:
+        assert {c.name for c in report.tests[0].checks if not c.passed} >= {"U_g", "xs", "h0"}

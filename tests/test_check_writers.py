@@ -79,7 +79,7 @@ def test_forged_text_in_the_terminal(forged):
         text = render(forged, width=width)
         for line in text.splitlines():
             if not line.startswith((" ", "│", "╭", "╰")):  # the checker's own lines
-                assert re.match(r"(bptt check |PASS rnn_|FAIL rnn_|· |\d/4 tests passed)", line), line
+                assert re.match(r"(bptt check |isolation: |PASS rnn_|FAIL rnn_|· |\d/4 tests passed)", line), line
             if "All checks passed" in line or "PASS rnn_backward" in line:
                 assert line.startswith(("  ✗ ", "    ", "│")), line
     assert "FAIL rnn_backward" in text and text.rstrip().splitlines()[-1].startswith("3/4 tests passed")

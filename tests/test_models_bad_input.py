@@ -57,8 +57,8 @@ BAD_DATA = [
     ("xs ints", dict(xs=np.zeros((T, D, B), int)), r"xs: expected a floating-point array"),
     ("targets float", dict(targets=np.zeros((T, B))), r"targets: expected integer class ids.*float64"),
     ("targets shape", dict(targets=np.zeros((T, B + 1), int)), r"targets: expected shape \(T=3, B=2\), got \(3, 3\)"),
-    ("targets range", dict(targets=np.full((T, B), K)), r"targets: expected class ids in \[0, K=5\), got 5 at index \(0, 0\)"),
-    ("targets negative", dict(targets=np.full((T, B), -1)), r"got -1 at index"),
+    ("targets range", dict(targets=np.full((T, B), K)), r"targets: expected class ids in \[0, K=5\) or −1 \(no loss term\), got 5 at index \(0, 0\)"),
+    ("targets negative", dict(targets=np.full((T, B), -2)), r"got -2 at index"),  # −1 is the mask
     ("h0 shape", dict(h0=np.zeros((H, B + 1))), r"h0: expected shape \(4, 2\), got \(4, 3\)"),
     ("c0 NaN", dict(c0=np.full((H, B), np.nan)), r"c0: expected finite values"),
     ("xs float32 with float64 params", dict(xs=np.zeros((T, D, B), np.float32)),

@@ -117,6 +117,7 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         f"    {', '.join(cell.param_names)}, = (params[name] for name in PARAM_SHAPES)",
         "    o = _one_hot(targets, K, dtype)" if class_dim == "K" else f"    o = _one_hot(targets, {class_dim}, dtype)",
         f"    E, ({', '.join(tape)},) = _forward(params, xs, o, state0, sizes, dtype)",
+        *_mask_line(low, tape),
         *backward,
         "    grads = {" + ", ".join(f"{p!r}: {em.grad_code[p]}" for p in cell.param_names) + "}",
         '    grads["xs"] = dxs',
@@ -135,3 +136,11 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         RUNTIME,
     ]
     return "\n".join(lines)
+
+
+def _mask_line(low: Lowering, tape) -> list[str]:
+    """Targets of −1 (masked steps) send no gradient: ô_t − o_t is made 0 there (runtime _masked_for_backward)."""
+    ohats = plural(low.cell.softmax)
+    if ohats not in tape:
+        raise ValueError(f"{low.cell.name}: the backward pass does not read {ohats}; cannot mask targets")
+    return [f"    o = _masked_for_backward(o, {ohats}, targets)  # targets of -1: no loss term, no gradient"]

@@ -40,10 +40,22 @@ def _softmax(z):
 
 
 def _one_hot(targets, K, dtype):
-    """o_t as one-hot columns: targets (T, B) class ids → (T, K, B)."""
+    """o_t as one-hot columns: targets (T, B) class ids → (T, K, B); a target of −1 (masked) is a zero column,
+    so its E_t = −o_t · log ô_t is 0."""
     o = np.zeros((targets.shape[0], K, targets.shape[1]), dtype)
-    np.put_along_axis(o, targets[:, None, :], 1, axis=1)
+    np.put_along_axis(o, np.maximum(targets, 0)[:, None, :], 1, axis=1)
+    if (targets < 0).any():
+        o *= (targets >= 0)[:, None, :]
     return o
+
+
+def _masked_for_backward(o, ohats, targets):
+    """o with masked columns (target −1) replaced by ô_t, so that ∂E_t/∂z_t = ô_t − o_t is 0 there.
+
+    The derivation's ô_t − o_t assumes Σ_k o_tk = 1; a masked step has no loss term and sends no gradient.
+    """
+    masked = (targets < 0)[:, None, :]
+    return np.where(masked, ohats, o) if masked.any() else o
 
 
 def _each_step(A, y):
@@ -121,10 +133,11 @@ def _checked(params, xs, targets, state0, need_targets=True):
         if targets.shape != (T, B):
             raise ValueError(f"targets: expected shape (T={T}, B={B}), got {targets.shape}")
         K = sizes[CLASS_DIM]
-        bad = (targets < 0) | (targets >= K)
+        bad = (targets < -1) | (targets >= K)
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"targets: expected class ids in [0, {CLASS_DIM}={K}), got {targets[index]} at {index}")
+            raise ValueError(f"targets: expected class ids in [0, {CLASS_DIM}={K}) or -1 (no loss term), got "
+                             f"{targets[index]} at {index}")
     unknown = [k for k, v in state0.items() if k not in STATE_ROWS and v is not None]
     if unknown:
         raise ValueError(f"{CELL} has initial states {list(STATE_ROWS)}, got unexpected {unknown}")

@@ -10,13 +10,15 @@ from numeric.checking import conventions
 from numeric.checking.conventions import CheckUsageError
 from numeric.checking.reference import new_run_seed, run_seed
 from numeric.checking.results import CheckReport
+from numeric.checking.loading import prepare
 from numeric.checking.runner import run_cases
-from numeric.checking.sandbox import ALLOWABLE, Limits, Sandbox
+from numeric.checking.sandbox import ALLOWABLE, DEFAULT_PACKAGES, Limits, Sandbox, missing_os_layers
 
 
 def check(submission: str | Path, convention: str, models: tuple[str, ...] | str | None = None, *,
           adapter: str | Path | None = None, allow_imports: tuple[str, ...] = (), timeout: float = 10.0,
-          memory_mb: int = 1024, numerical: bool = True, seed: int | None = None,
+          memory_mb: int = 1024, numerical: bool = True, budget: float = 60.0, require_isolation: bool = False,
+          load: str | None = None, with_files: tuple[str | Path, ...] = (), seed: int | None = None,
           strict_inputs: bool = False) -> CheckReport:
     """Check ``submission`` under ``convention``; never raises for anything the submission does.
 
@@ -29,13 +31,19 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
         timeout: seconds per call (import time gets twice as much).
         memory_mb: address-space limit of the submission's process.
         numerical: also compute the usual numerical-gradient number (central differences).
+        budget: total seconds for all of the submission's calls; once spent, the remaining calls fail.
+        require_isolation: refuse (CheckUsageError) unless every OS isolation layer is in force
+            (separate user when root, namespaces, seccomp).
+        load: "module" (run the file) or "defs" (top-level statements one at a time, definitions only);
+            default: the convention's (min-char-rnn: "defs").
+        with_files: helper files shipped next to the submission.
         seed: the probes' secret seed; None draws a new one (``secrets``). Recorded in ``report.seed``:
             the same seed gives the same probes again.
         strict_inputs: an input changed in place fails its test (default: a warning).
 
     Raises:
-        CheckUsageError: missing file, unknown convention/model, adapter problems: the checker's usage
-            errors (exit code 2), never the student's.
+        CheckUsageError: missing file, unknown convention/model, adapter problems, missing isolation
+            under ``require_isolation``: the checker's usage errors (exit code 2), never the student's.
     """
     start = time.monotonic()
     path = Path(submission)
@@ -47,6 +55,16 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
     for name in allow_imports:
         if name not in ALLOWABLE:
             raise CheckUsageError(f"--allow-import {name!r}: expected one of {', '.join(ALLOWABLE)}")
+    if budget <= 0:
+        raise CheckUsageError(f"--budget: expected a positive number of seconds, got {budget:g}")
+    if load not in (None, "defs", "module"):
+        raise CheckUsageError(f"--load {load!r}: expected defs or module")
+    for extra in with_files:
+        if not Path(extra).is_file():
+            raise CheckUsageError(f"--with {extra}: no such file")
+    packages = tuple(dict.fromkeys(DEFAULT_PACKAGES + tuple(allow_imports)))
+    if require_isolation and missing_os_layers(packages):
+        raise CheckUsageError(_refusal(missing_os_layers(packages)))
     if convention == "adapter":
         if adapter is None or not Path(adapter).is_file():
             raise CheckUsageError("convention 'adapter' needs --adapter FILE (an existing file)")
@@ -61,9 +79,19 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
     with run_seed(seed):  # every probe of this run mixes in the secret seed
         cases = conventions.cases(convention, models, str(adapter) if adapter else None)
     report = CheckReport(str(path), convention, ",".join(models), seed=seed)
-    limits = Limits(timeout=timeout, load_timeout=2 * timeout, memory_mb=memory_mb)
-    with Sandbox(path, mode=conv.load_mode, adapter=str(adapter) if adapter else None,
-                 allow_imports=tuple(allow_imports), limits=limits) as sandbox:
+    limits = Limits(timeout=timeout, load_timeout=2 * timeout, memory_mb=memory_mb, budget=budget)
+    load = load or ("defs" if conv.load_mode == "library" else "module")
+    try:  # prepare() still names definitions-only loading "library"
+        prepared = prepare(path, "library" if load == "defs" else load, tuple(with_files))
+    except OSError as err:
+        raise CheckUsageError(f"{path}: cannot be prepared for checking: {err}") from err
+    with Sandbox(prepared, adapter=str(adapter) if adapter else None, allow_imports=tuple(allow_imports),
+                 limits=limits) as sandbox:
+        report.isolation = sandbox.isolation
+        if sandbox.missing_layers:
+            if require_isolation:
+                raise CheckUsageError(_refusal(sandbox.missing_layers))
+            report.warnings.append(_hooks_only(sandbox.missing_layers))
         run_cases(cases, sandbox, report, numerical=numerical, strict_inputs=strict_inputs, timeout=timeout)
     report.stdout, report.stderr = sandbox.stdout, sandbox.stderr
     report.seconds = time.monotonic() - start
@@ -86,6 +114,16 @@ def test_names(convention: str, models: tuple[str, ...] | str | None = None,
         models = _models(conv, models)
     with run_seed(0):  # the names do not depend on the probes
         return [c.name for c in conventions.cases(convention, models, str(adapter) if adapter else None)]
+
+
+def _refusal(missing: list[str]) -> str:
+    return "--require-isolation: refusing to run untrusted code without " + "; ".join(missing)
+
+
+def _hooks_only(missing: list[str]) -> str:
+    names = ", ".join(m.split(":")[0] for m in missing)
+    return (f"untrusted code ran without these OS isolation layers: {names}; what they stop was left to the "
+            "in-process hooks only, which are not a security boundary (--require-isolation refuses instead)")
 
 
 def _models(conv, models) -> tuple[str, ...]:

@@ -49,7 +49,8 @@ def submissions(directory: str | Path) -> list[Path]:
 
 def check_batch(directory: str | Path, convention: str, models=None, *, adapter=None, allow_imports=(),
                 timeout: float = 10.0, memory_mb: int = 1024, jobs: int = 2, numerical: bool = False,
-                summary_path: str | Path | None = None) -> dict:
+                summary_path: str | Path | None = None, budget: float = 60.0,
+                require_isolation: bool = False) -> dict:
     """Check every submission in ``directory``; returns (and writes, default DIR/bptt-summary.json) the
     summary. The numerical-gradient column is off by default here (it is the slow part)."""
     root = Path(directory)
@@ -59,13 +60,19 @@ def check_batch(directory: str | Path, convention: str, models=None, *, adapter=
     if not files:
         raise CheckUsageError(f"--batch: no .py files in {root}")
     kwargs = dict(adapter=adapter, allow_imports=tuple(allow_imports), timeout=timeout, memory_mb=memory_mb,
-                  numerical=numerical)
+                  numerical=numerical, budget=budget, require_isolation=require_isolation)
     # validate the arguments once, in this process, so that a usage error is exit code 2 and not 20 failures
     from numeric.checking import conventions
     from numeric.checking.api import _models
     conv = conventions.get(convention)
     if convention != "adapter":
         _models(conv, models)
+    if require_isolation:  # refuse the whole batch at once rather than every submission
+        from numeric.checking.api import _refusal
+        from numeric.checking.sandbox import DEFAULT_PACKAGES, missing_os_layers
+        missing = missing_os_layers(tuple(dict.fromkeys(DEFAULT_PACKAGES + tuple(allow_imports))))
+        if missing:
+            raise CheckUsageError(_refusal(missing))
     out = Path(summary_path) if summary_path else root / "bptt-summary.json"
     check_destination(out)  # refused before an hour of grading, not after (ReportWriteError)
     start = time.monotonic()

@@ -33,10 +33,13 @@ FLOOR = 1e-12
 
 @dataclass(frozen=True)
 class Axes:
-    """How to localise an array: which axis is time (1-based t in messages), which holds gate blocks."""
+    """How to localise an array: which axis is time (1-based t in messages), which holds gate blocks,
+    and which is a weight's stacked input [a_prev; xt] (columns split after the first shape[0] ones:
+    deeplearning.ai's W (n_a, n_a + n_x) acting on concat = [a_prev; xt])."""
 
     time: int | None = None
     gates: tuple[int, tuple[str, ...]] | None = None
+    stacked: tuple[int, tuple[str, str]] | None = None
 
 
 def describe(value) -> str:
@@ -140,6 +143,13 @@ def localise(got: np.ndarray, exp: np.ndarray, axes: Axes, tol: float) -> list[s
             errs = [rel(a, b) for a, b in zip(parts_g, parts_e)]
             lines.append("per gate block: " + ", ".join(
                 f"{n} {'exact' if err <= tol else f'{err:.1e}'}" for n, err in zip(names, errs)))
+    if axes.stacked is not None:
+        axis, names = axes.stacked
+        n = got.shape[0]
+        if got.ndim > axis and 0 < n < got.shape[axis]:
+            errs = [rel(a, b) for a, b in zip(np.split(got, [n], axis=axis), np.split(exp, [n], axis=axis))]
+            lines.append("per input block: " + ", ".join(
+                f"{name} {'exact' if err <= tol else f'{err:.1e}'}" for name, err in zip(names, errs)))
     return lines
 
 

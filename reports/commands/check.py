@@ -1,7 +1,8 @@
 """``bptt check``: run a student's RNN/LSTM code safely against the reference and say what is wrong.
 
     bptt check FILE --convention NAME [--model M] [--adapter FILE] [--json OUT] [--gradescope OUT]
-               [--timeout S] [--memory MB] [--allow-import PKG ...] [--no-numerical]
+               [--timeout S] [--budget S] [--memory MB] [--allow-import PKG ...] [--no-numerical]
+               [--require-isolation] [--with FILE ...] [--load defs|module]
                [--strict-inputs] [--seed N] [--points FUNC=N ...] [--visibility [FUNC=]V ...]
     bptt check --batch DIR --convention NAME [--json SUMMARY] [--jobs 2]
 
@@ -29,6 +30,16 @@ def add_parser(subparsers) -> None:
     p.add_argument("--json", dest="json_out", default=None, help="write the JSON report (batch: the summary)")
     p.add_argument("--gradescope", default=None, help="write Gradescope's results.json")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
+    p.add_argument("--budget", type=float, default=60.0, metavar="SECONDS",
+                   help="total seconds for all of a submission's calls (default 60)")
+    p.add_argument("--require-isolation", action="store_true",
+                   help="refuse (exit 2) unless every OS isolation layer is available: separate user (as root), "
+                        "namespaces (bubblewrap), seccomp")
+    p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE",
+                   help="a helper file shipped next to the submission (repeatable)")
+    p.add_argument("--load", choices=("defs", "module"), default=None,
+                   help="module: run the file; defs: only its definitions, statement by statement "
+                        "(default: the convention's; min-char-rnn: defs)")
     p.add_argument("--memory", type=int, default=1024, help="memory limit of the submission in MB (default 1024)")
     p.add_argument("--allow-import", action="append", default=[], metavar="PKG",
                    help="let the submission import PKG (torch, jax, autograd, tensorflow, numeric, …)")
@@ -114,6 +125,8 @@ def run(args) -> int:
     console = Console(width=args.width, stderr="-" in outputs) if args.width else Console(stderr="-" in outputs)
     if args.timeout <= 0:
         raise UsageError(f"--timeout: expected a positive number of seconds, got {args.timeout:g}")
+    if args.budget <= 0:
+        raise UsageError(f"--budget: expected a positive number of seconds, got {args.budget:g}")
     if args.memory < 64:
         raise UsageError(f"--memory: expected at least 64 (MB; NumPy alone needs about 30), got {args.memory}")
     try:
@@ -128,7 +141,8 @@ def run(args) -> int:
         try:
             summary = check_batch(args.batch, args.convention, args.model, adapter=args.adapter,
                                   allow_imports=tuple(args.allow_import), timeout=args.timeout,
-                                  memory_mb=args.memory, jobs=args.jobs, summary_path=args.json_out)
+                                  memory_mb=args.memory, jobs=args.jobs, summary_path=args.json_out,
+                                  budget=args.budget, require_isolation=args.require_isolation)
         except (CheckUsageError, ReportWriteError) as err:
             raise UsageError(str(err)) from err
         console.print(batch_table(summary))
@@ -143,7 +157,9 @@ def run(args) -> int:
     try:
         report = check(args.file, args.convention, args.model, adapter=args.adapter,
                        allow_imports=tuple(args.allow_import), timeout=args.timeout, memory_mb=args.memory,
-                       numerical=not args.no_numerical,
+                       numerical=not args.no_numerical, budget=args.budget,
+                       require_isolation=args.require_isolation, load=args.load,
+                       with_files=tuple(args.with_files),
                        seed=args.seed, strict_inputs=args.strict_inputs)
     except CheckUsageError as err:
         raise UsageError(str(err)) from err

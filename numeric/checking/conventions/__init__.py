@@ -27,6 +27,9 @@ CONVENTIONS = {
                          summary="bptt(x, o, h0, U, V, W) -> (dU, dV, dW); dict parameters for LSTM/GRU"),
     "cs231n": Convention("cs231n", ("rnn", "lstm"), ("rnn", "lstm"),
                          summary="rnn_/lstm_ step_forward/backward, forward/backward, row-major"),
+    "deeplearning-ai": Convention("deeplearning-ai", ("rnn", "lstm"), ("rnn", "lstm"),
+                                  summary="rnn_/lstm_ cell_forward/backward, forward/backward, column-major "
+                                          "(n, m), parameter dicts, gradients in dicts"),
     "min-char-rnn": Convention("min-char-rnn", ("rnn",), ("rnn",), load_mode="library",
                                summary="lossFun(inputs, targets, hprev) reading module globals"),
     "adapter": Convention("adapter", (), (), summary="an instructor's adapter file maps the API"),
@@ -51,6 +54,9 @@ def cases(name: str, models: tuple[str, ...], adapter: str | None = None):
     if name == "course":
         from numeric.checking.conventions import course
         return course.cases(models)
+    if name == "deeplearning-ai":
+        from numeric.checking.conventions import deeplearning_ai
+        return deeplearning_ai.cases(models)
     if name == "min-char-rnn":
         from numeric.checking.conventions import minchar
         return minchar.cases()

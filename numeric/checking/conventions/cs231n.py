@@ -143,9 +143,10 @@ def _backward_case(model: str, step: bool) -> Case:
     time = None if step else Axes(time=1)
     outputs = [Output("dx", "gradient", "∂L/∂x, " + ("(N, D)" if step else "(N, T, D)"), time or Axes(),
                       ("xs",)),
-               Output("dprev_h" if step else "dh0", "gradient", "∂L/∂h_0, (N, H)", Axes(), ("h0",))]
+               Output("dprev_h" if step else "dh0", "gradient", f"∂L/∂{'prev_h' if step else 'h0'}, (N, H)", Axes(),
+                      ("h0",))]
     if lstm and step:
-        outputs.append(Output("dprev_c", "gradient", "∂L/∂c_{t−1}, (N, H)", Axes(), ("c0",)))
+        outputs.append(Output("dprev_c", "gradient", "∂L/∂prev_c, (N, H)", Axes(), ("c0",)))
     four = "4H" if lstm else "H"
     outputs += [Output("dWx", "gradient", f"∂L/∂Wx, (D, {four})", _gate_axes(model, 1), ("U",)),
                 Output("dWh", "gradient", f"∂L/∂Wh, (H, {four})", _gate_axes(model, 1), ("V",)),
@@ -203,15 +204,16 @@ def _backward_case(model: str, step: bool) -> Case:
                 extra=_extra_localisation(model, step), depends_on=fwd)
 
 
-def _extra_localisation(model: str, step: bool):
+def _extra_localisation(model: str, step: bool, h_name: str = "dnext_h", c_name: str = "dnext_c"):
     """Probes derived from the first one that separate paths: h only vs c only (LSTM step), and one
-    loss term at a time (sequences)."""
+    loss term at a time (sequences); labels name the upstream gradients ``h_name``, ``c_name``."""
     def derive(probe: Probe) -> list[tuple[str, Probe]]:
         from dataclasses import replace
         out = []
         if step and model == "lstm":
-            out.append(("upstream through h only (dnext_c = 0)", replace(probe, dc_last=np.zeros_like(probe.dc_last))))
-            out.append(("upstream through c only (dnext_h = 0)", replace(probe, dhs=np.zeros_like(probe.dhs))))
+            out.append((f"upstream through {h_name} only ({c_name} = 0)",
+                        replace(probe, dc_last=np.zeros_like(probe.dc_last))))
+            out.append((f"upstream through {c_name} only ({h_name} = 0)", replace(probe, dhs=np.zeros_like(probe.dhs))))
         elif not step:
             for t in range(probe.sizes["T"]):
                 dhs = np.zeros_like(probe.dhs)

@@ -1,0 +1,51 @@
+"""The last resort after a child is killed: find and kill whatever it left (parent side).
+
+bubblewrap's PID namespace takes every process with it when its init dies, and the separate uid's
+processes are killed by user.py; this sweep also covers the layers being unavailable: it kills every
+process of the child's session and every process carrying the run's marker in its environment (a
+descendant that called setsid keeps the marker).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+
+def sweep(marker: str, session: int | None = None) -> list[int]:
+    """SIGKILL every process in ``session`` or carrying ``BPTT_SANDBOX=marker`` in its environment.
+
+    Returns:
+        the pids signalled (the caller's own process is never among them).
+    """
+    me, killed = os.getpid(), []
+    needle = f"BPTT_SANDBOX={marker}".encode()
+    for _round in range(5):  # a fork loop may create processes while we sweep: repeat until none left
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == me:
+                continue
+            pid = int(entry)
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    if f.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
+                        continue  # a zombie is already dead; its parent reaps it
+                if session is not None and os.getsid(pid) == session:
+                    found.append(pid)
+                    continue
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if needle in f.read().split(b"\0"):
+                        found.append(pid)
+            except (OSError, ProcessLookupError):
+                continue
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.01)
+    return killed
