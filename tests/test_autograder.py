@@ -121,3 +121,19 @@ def test_adapter_autograder_ships_the_adapter(tmp_path):
     names = test_names("adapter", adapter=EXAMPLES / "adapter_example.py")
     assert [t["name"] for t in data["tests"]] == names and names
     assert data["score"] == data["max_score"] == len(names)
+
+
+@pytest.mark.slow
+def test_helper_files_reach_the_submission(tmp_path):
+    """The instructor's --with helper (rnn_utils.py, shipped in the zip) and the student's own extra .py
+    file are both importable by the graded file."""
+    out = tmp_path / "ag.zip"
+    assert main(["autograder", "--convention", "deeplearning-ai", "--with", str(EXAMPLES / "rnn_utils.py"),
+                 "--submission-name", "rnn.py", "-o", str(out)]) == 0
+    source = "from rnn_utils import softmax as _softmax\nfrom my_helpers import ONE\n" + \
+        (EXAMPLES / "dlai_correct.py").read_text()
+    data = _run(out, tmp_path / "root", {"rnn.py": source, "my_helpers.py": "ONE = 1\n"})
+    assert data["score"] == data["max_score"] > 0, data["output"]
+    alone = _run(out, tmp_path / "root2", {"rnn.py": source})  # without the student's helper: a load failure
+    assert alone["score"] == 0 and alone["max_score"] == data["max_score"]
+    assert "my\\_helpers" in alone["output"]  # Markdown-escaped

@@ -2,10 +2,11 @@
 
     bptt autograder --convention NAME [--model M] [--adapter FILE] [--points FUNC=N ...]
                     [--visibility [FUNC=]V ...] [--strict-inputs] [--timeout S] [--memory MB]
-                    [--submission-name FILE] -o autograder.zip
+                    [--with FILE ...] [--submission-name FILE] -o autograder.zip
 
 The zip holds:
 
+- ``helpers/``: the instructor's helper files (``--with``), shipped next to every submission;
 - ``bptt-src/``: this toolkit's source (its packages and pyproject.toml, taken from the running copy);
 - ``setup.sh``: Gradescope runs it once when building the image: ``pip install ./bptt-src`` (PyPI only
   for the dependencies: NumPy, SymPy, rich, …; the toolkit itself comes from the zip);
@@ -42,6 +43,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--strict-inputs", action="store_true", help="fail functions that change an input in place")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
     p.add_argument("--memory", type=int, default=1024, help="memory limit of a submission in MB (default 1024)")
+    p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE",
+                   help="a helper file shipped in the zip and next to every submission (e.g. rnn_utils.py)")
     p.add_argument("--submission-name", default=None, metavar="FILE",
                    help="the file to grade in /autograder/submission (default: its only .py or .ipynb file)")
     p.add_argument("-o", "--output", required=True, metavar="ZIP", help="the autograder zip to write")
@@ -61,6 +64,12 @@ def run(args) -> int:
     if args.submission_name is not None and (not args.submission_name or "/" in args.submission_name
                                              or args.submission_name in (".", "..")):
         raise UsageError(f"--submission-name: expected a plain file name, got {args.submission_name!r}")
+    for helper in args.with_files:
+        if not Path(helper).is_file():
+            raise UsageError(f"--with {helper}: no such file")
+    names = [Path(h).name for h in args.with_files]
+    if len(set(names)) != len(names) or (args.submission_name and args.submission_name in names):
+        raise UsageError("--with: the helper files need distinct names, other than --submission-name")
     try:
         tests = test_names(args.convention, args.model, args.adapter)
         check_destination(args.output)
@@ -101,13 +110,16 @@ def build_zip(args, tests: list[str], options: dict) -> bytes:
         if args.adapter:
             adapter_name = "adapter_" + Path(args.adapter).name
             _add(zf, adapter_name, Path(args.adapter).read_text())
+        for helper in args.with_files:
+            zf.write(helper, f"helpers/{Path(helper).name}")
         _add(zf, "setup.sh", SETUP_SH, executable=True)
         _add(zf, "run_autograder", run_script(args, options, adapter_name), executable=True)
         _add(zf, "bptt-autograder.json", json.dumps({
             "convention": args.convention, "model": args.model, "tests": tests, "points": options["points"],
             "visibility": options["visibility"], "default_visibility": options["default_visibility"],
             "strict_inputs": args.strict_inputs, "timeout": args.timeout, "memory_mb": args.memory,
-            "submission_name": args.submission_name, "toolkit_version": _version()}, indent=2) + "\n")
+            "submission_name": args.submission_name, "helpers": [Path(h).name for h in args.with_files],
+            "toolkit_version": _version()}, indent=2) + "\n")
     return buffer.getvalue()
 
 
@@ -192,8 +204,18 @@ if [ -z "$FILE" ]; then
     FILE="$(mktemp -d)/${{NAME:-submission.py}}"
     : > "$FILE"
 fi
+# helper files: the instructor's (shipped in helpers/), then the student's other .py files (not those names)
+WITH=()
+MAIN="$(basename "$FILE")"
+for f in "$ROOT/source/helpers/"*; do
+    [ -f "$f" ] && [ "$(basename "$f")" != "$MAIN" ] && WITH+=(--with "$f")
+done
+for f in "$SUBMISSION/"*.py; do
+    b="$(basename "$f")"
+    [ -f "$f" ] && [ "$f" != "$FILE" ] && [ ! -e "$ROOT/source/helpers/$b" ] && WITH+=(--with "$f")
+done
 cd "$ROOT/source" 2>/dev/null || cd /
-$BPTT check "$FILE" {' '.join(shlex.quote(f) for f in flags)}{adapter} --gradescope "$RESULTS"
+$BPTT check "$FILE" {' '.join(shlex.quote(f) for f in flags)}{adapter} ${{WITH[@]+"${{WITH[@]}}"}} --gradescope "$RESULTS"
 CODE=$?
 echo "bptt check exit code: $CODE"
 exit 0
