@@ -2,7 +2,8 @@
 
     bptt autograder --convention NAME [--model M] [--adapter FILE] [--points FUNC=N ...]
                     [--visibility [FUNC=]V ...] [--strict-inputs] [--timeout S] [--memory MB]
-                    [--with FILE ...] [--submission-name FILE] -o autograder.zip
+                    [--budget S] [--load defs|module] [--with FILE ...] [--submission-name FILE]
+                    -o autograder.zip
 
 The zip holds:
 
@@ -34,7 +35,7 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("autograder", help="write a Gradescope autograder zip that runs bptt check",
                               description="Write a Gradescope autograder: setup.sh installs this toolkit, "
                                           "run_autograder runs bptt check (docs/checking.md).")
-    p.add_argument("--convention", required=True, help="course, cs231n, min-char-rnn or adapter")
+    p.add_argument("--convention", required=True, help="course, cs231n, deeplearning-ai, min-char-rnn or adapter")
     p.add_argument("--model", default=None, help="model(s) to check, comma-separated (default: the convention's)")
     p.add_argument("--adapter", default=None, help="the instructor's adapter file (shipped in the zip)")
     p.add_argument("--points", action="append", default=[], metavar="FUNC=N", help="points of one test (default 1)")
@@ -43,6 +44,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--strict-inputs", action="store_true", help="fail functions that change an input in place")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
     p.add_argument("--memory", type=int, default=1024, help="memory limit of a submission in MB (default 1024)")
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="total seconds for one submission's calls (default: bptt check's)")
+    p.add_argument("--load", choices=("defs", "module"), default=None,
+                   help="how submissions are loaded (default: the convention's)")
     p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE",
                    help="a helper file shipped in the zip and next to every submission (e.g. rnn_utils.py)")
     p.add_argument("--submission-name", default=None, metavar="FILE",
@@ -61,6 +66,8 @@ def run(args) -> int:
         raise UsageError(f"--timeout: expected a positive number of seconds, got {args.timeout:g}")
     if args.memory < 64:
         raise UsageError(f"--memory: expected at least 64 (MB), got {args.memory}")
+    if args.budget is not None and args.budget <= 0:
+        raise UsageError(f"--budget: expected a positive number of seconds, got {args.budget:g}")
     if args.submission_name is not None and (not args.submission_name or "/" in args.submission_name
                                              or args.submission_name in (".", "..")):
         raise UsageError(f"--submission-name: expected a plain file name, got {args.submission_name!r}")
@@ -118,6 +125,7 @@ def build_zip(args, tests: list[str], options: dict) -> bytes:
             "convention": args.convention, "model": args.model, "tests": tests, "points": options["points"],
             "visibility": options["visibility"], "default_visibility": options["default_visibility"],
             "strict_inputs": args.strict_inputs, "timeout": args.timeout, "memory_mb": args.memory,
+            "budget": args.budget, "load": args.load,
             "submission_name": args.submission_name, "helpers": [Path(h).name for h in args.with_files],
             "toolkit_version": _version()}, indent=2) + "\n")
     return buffer.getvalue()
@@ -171,6 +179,10 @@ def run_script(args, options: dict, adapter_name: str | None) -> str:
     flags = ["--convention", args.convention, "--timeout", f"{args.timeout:g}", "--memory", str(args.memory)]
     if args.model:
         flags += ["--model", args.model]
+    if args.budget is not None:
+        flags += ["--budget", f"{args.budget:g}"]
+    if args.load:
+        flags += ["--load", args.load]
     for name, value in options["points"].items():
         flags += ["--points", f"{name}={value:g}"]
     flags += ["--visibility", options["default_visibility"]]
