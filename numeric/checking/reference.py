@@ -80,7 +80,10 @@ def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int
         scale: multiplies the parameters (``init_params`` draws ±1/√H); > 1 saturates and enlarges gradients.
         one_hot: inputs are one-hot columns (min-char-rnn); ``extra["inputs"]`` holds the class ids (T,).
         targets_const: every target is class 0: gradients grow with T (exercises clipping).
-        upstream_scale: multiplies dhs and dc_last.
+        upstream_scale: multiplies dhs and dc_last. Above 1 (the large-gradient probe) they are scaled
+            further where needed, so that every gradient has an entry of magnitude ≥ ``CLIP_PROOF``:
+            clipping at the usual ±5 then changes every output (the backward is linear in the upstream
+            gradients, so this is exact).
         out_scale: further multiplies the output layer W, c: large ∂E/∂h_t without saturating the cell
             (gradients that grow backwards through time, as clipping is meant for).
         role: "" (an ordinary probe: part of the verdict and the diagnosis), "large" (too large for a
@@ -112,8 +115,26 @@ def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int
             dcl = rng.standard_normal((H, B)) * upstream_scale
     else:
         targets = np.zeros((T, B), dtype=np.int64) if targets_const else rng.integers(0, K, size=(T, B))
-    return Probe(model, bias, seed, dict(T=T, D=D, H=H, K=K, B=B), params, xs, h0, c0, targets, dhs, dcl,
-                 extra)
+    probe = Probe(model, bias, seed, dict(T=T, D=D, H=H, K=K, B=B), params, xs, h0, c0, targets, dhs, dcl,
+                  extra)
+    if upstream and upstream_scale > 1:
+        _reach_clip_proof(probe)
+    return probe
+
+
+CLIP_PROOF = 6.0  # every gradient of a large-gradient probe reaches this: clipping at ±5 shows everywhere
+
+
+def _reach_clip_proof(probe: Probe, most: float = 1000.0) -> None:
+    ref = reference_outputs(probe)
+    sizes = [float(np.max(np.abs(v))) for k, v in ref.items()
+             if k not in ("hs", "cs", "E", "dhs_after", "dc_last_after") and np.size(v)]
+    smallest = min(sizes, default=0.0)
+    if 0 < smallest < CLIP_PROOF:
+        factor = min(CLIP_PROOF / smallest * 1.01, most)
+        probe.dhs = probe.dhs * factor
+        if probe.dc_last is not None:
+            probe.dc_last = probe.dc_last * factor
 
 
 def reference_outputs(probe: Probe) -> dict:
