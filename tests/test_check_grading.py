@@ -294,3 +294,12 @@ def test_run_seed_mixes_into_every_probe():
     assert np.array_equal(xs(7), xs(7)) and not np.array_equal(xs(7), xs(8))
     assert not np.array_equal(xs(None), xs(7))  # outside a run: the fixed index alone (unit tests)
     assert np.array_equal(xs(None), make_probe("rnn", True, 11, T=2, D=3, H=4, K=2, B=1).xs)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_min_char_clipping_at_another_bound_is_the_same_warning_on_every_run(tmp_path, seed):
+    source = (FIXTURES / "minchar_karpathy.py").read_text().replace("np.clip(dparam, -5, 5, out=dparam)",
+                                                                     "np.clip(dparam, -1, 1, out=dparam)")
+    report = check(_write(tmp_path, source), "min-char-rnn", numerical=False, seed=seed)
+    test = _test(report, "lossFun")
+    assert test.passed and test.warnings[0].startswith("clips-gradients-at 1:"), (test.errors, test.warnings)
