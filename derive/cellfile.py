@@ -8,6 +8,7 @@ named node of its own (``f = sigmoid(U_f @ x + …)`` becomes ``a_f = U_f @ x + 
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,35 @@ from derive.functions import KNOWN, VECTOR
 
 PREV = "_prev"
 _IDENT = r"[A-Za-z][A-Za-z0-9_]*"
-_RESERVED = {"E", "o", "t", "k", "j", "T", "delta", "x"}
+#: names the derivation's notation gives a meaning (docs/cells.md, "Reserved names"); x and o only as
+#: the input's and the target's names
+_RESERVED = {"E": "the loss E = Σ_t E_t", "o": "the target o_t (allowed only as the target's name)",
+             "t": "the time step", "k": "a summation index (Σ_k)", "j": "a summation index",
+             "T": "the number of steps", "delta": "δ, the adjoint of a pre-activation",
+             "x": "the input x_t (allowed only as the input's name)"}
+#: identifiers of the generated module's own (its locals, NumPy, and the builtins it calls)
+_CODE_NAMES = {"np", "B", "xs", "params", "targets", "dtype", "grads", "truncate", "t_in", "sizes", "state0",
+               "tape", "full", "loss", "forward", "range", "max", "min", "sum", "zip", "dict", "float", "int",
+               "len", "reversed", "isinstance", "any", "all", "tuple", "list", "set", "type", "print", "bool",
+               "str", "object", "super", "None", "True", "False"}
+
+
+_RESERVED_HINT = ("another name; reserved: " + ", ".join(_RESERVED) + " (x and o only as input and target), "
+                  "Python keywords and the generated code's own names (docs/cells.md)")
+
+
+def reserved_reason(name: str, kind: str) -> str | None:
+    """Why ``name`` may not be used for a quantity of ``kind`` ("param", "input", "target", "state",
+    "equation"), or None when it may."""
+    if keyword.iskeyword(name):
+        return "a Python keyword (the generated code could not name it)"
+    if name == "x" and kind == "input" or name == "o" and kind == "target":
+        return None
+    if name in _RESERVED:
+        return f"reserved for {_RESERVED[name]}"
+    if name in _CODE_NAMES:
+        return "reserved: the generated code uses it for its own purposes"
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,6 +386,8 @@ class _CellBuilder:
             raise self.err(no, f"bad name {name!r}", f"an identifier not ending in '{PREV}'", col)
         if name in self.decls or name in self.dims:
             raise self.err(no, f"{name!r} is declared twice", "one declaration per name", col)
+        if (why := reserved_reason(name, kind)) is not None:
+            raise self.err(no, f"{name!r} is {why}", _RESERVED_HINT, col)
         for d in (rows, cols):
             if d != "1" and d not in self.dims:
                 raise self.err(no, f"unknown dimension {d!r}",
@@ -418,8 +449,10 @@ class _CellBuilder:
             if name in self.decls and self.decls[name].kind != "state":
                 raise self.err(no, f"{name!r} is a {self.decls[name].kind} and cannot be assigned",
                                "a new name or a state name on the left of '='", 1)
-            if name.endswith(PREV) or name in self.dims or name in _RESERVED - {"o"} and name not in states:
-                raise self.err(no, f"{name!r} cannot be assigned", "a new identifier (not reserved, not *_prev)", 1)
+            if name.endswith(PREV) or name in self.dims:
+                raise self.err(no, f"{name!r} cannot be assigned", "a new identifier (not a dimension, not *_prev)", 1)
+            if name not in states and (why := reserved_reason(name, "equation")) is not None:
+                raise self.err(no, f"{name!r} is {why}", _RESERVED_HINT, 1)
             if name in defined_line:
                 raise self.err(no, f"{name!r} is assigned twice (first on line {defined_line[name]})",
                                    "one equation per quantity", 1)
@@ -455,6 +488,12 @@ class _CellBuilder:
             if p.name not in used and p.name not in dropped:
                 raise self.err(p.line, f"parameter {p.name!r} is never used",
                                "every declared parameter to appear in an equation")
+        self._check_collisions(by_kind, [(name, no) for name, _, no in self.equations])
+        read = set().union(*(names_in(expr) for _, expr, _ in self.equations)) | {pred}
+        for name, _, no in self.equations:  # a quantity nothing reads has no adjoint to give
+            if name not in states and name not in read:
+                raise self.err(no, f"{name!r} is computed but never used",
+                               "every quantity read by a later equation, a state or the loss", 1)
         inp = by_kind["input"][0]
         if inp.name not in used:
             raise self.err(inp.line, f"input {inp.name!r} is never used", "the input in some equation")
@@ -463,6 +502,19 @@ class _CellBuilder:
             input=inp, target=target, params=tuple(p for p in by_kind["param"] if p.name not in dropped),
             states=tuple(by_kind["state"]), nodes=tuple(nodes), softmax=pred,
             logits=pred_node.expr.arg.id, bias=self.bias, dropped=dropped, source=tuple(self.lines))
+
+    def _check_collisions(self, by_kind, assigned) -> None:
+        """Names the generated code derives from others: NAMEs is NAME's all-steps array (z → zs), an
+        initial state is a keyword argument (h0)."""
+        lines = {d.name: d.line for d in self.decls.values()} | {n: no for n, no in assigned}
+        inits = {s.init: s.name for s in by_kind["state"]}
+        for name, no in lines.items():
+            if name.endswith("s") and name[:-1] in lines:
+                raise self.err(no, f"{name!r} collides with the all-steps array of {name[:-1]!r} in the generated "
+                               "code", f"another name than {name[:-1]!r} + 's'", 1)
+            if name in inits:
+                raise self.err(no, f"{name!r} is the initial value of state {inits[name]!r}",
+                               f"another name (or 'state {inits[name]} : ROWS init OTHER')", 1)
 
     def _drop_biases(self, expr, dropped, no):
         """Remove dropped bias parameters; they may only appear as summands."""

@@ -11,7 +11,10 @@ DESIGN.md §4) with random upstream adjoints on h_1 (and c_1), which exercises t
 from __future__ import annotations
 
 import random
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import mpmath
@@ -74,6 +77,43 @@ class Certificate:
                 f"{worst:.1e} (required < 1e-{self.digits}), {self.seconds:.2f} s")
 
 
+class _Opaque(sp.Function):
+    """exp/tanh/log for the explicit loss: SymPy's own ask whether a huge argument is real when built
+    (exp.eval → tanh._eval_is_real → Mod → gcd → expand: minutes for a cell with relu, exp and tanh
+    together). These differentiate the same way and evaluate only when their argument is a number."""
+
+    @classmethod
+    def eval(cls, x):
+        return cls._numeric(x) if x.is_Number else None
+
+    def _eval_evalf(self, prec):
+        return self._numeric(self.args[0].evalf(prec))
+
+
+class _exp(_Opaque):  # noqa: N801
+    _numeric = staticmethod(sp.exp)
+
+    def fdiff(self, argindex=1):
+        return self
+
+
+class _tanh(_Opaque):  # noqa: N801
+    _numeric = staticmethod(sp.tanh)
+
+    def fdiff(self, argindex=1):
+        return 1 - self ** 2
+
+
+class _log(_Opaque):  # noqa: N801
+    _numeric = staticmethod(sp.log)
+
+    def fdiff(self, argindex=1):
+        return 1 / self.args[0]
+
+
+_EXPLICIT = {**ELEMENTWISE, "exp": _exp, "tanh": _tanh}
+
+
 def _explicit(e, env, shape):
     """Evaluate a cell expression tree on explicit matrices (lists of rows of SymPy numbers/exprs)."""
     if isinstance(e, Name):
@@ -86,10 +126,10 @@ def _explicit(e, env, shape):
     if isinstance(e, Call):
         v = env[e.arg.id] if isinstance(e.arg, Name) else _explicit(e.arg, env, shape)
         if e.fn == "softmax":
-            ex = [sp.exp(row[0]) for row in v]
+            ex = [_exp(row[0]) for row in v]
             total = sp.Add(*ex)
             return [[q / total] for q in ex]
-        f = ELEMENTWISE[e.fn]
+        f = _EXPLICIT[e.fn]
         return [[f(q) for q in row] for row in v]
     if e.op == "@":
         A = env[e.left.id]
@@ -141,6 +181,8 @@ def evaluate(expr, env: dict, dimvals: dict):
             return out
         if isinstance(e, Transpose):
             return ev(e.arg).T
+        if isinstance(e, sp.MatPow):
+            return ev(e.base) ** int(e.exp)
         if isinstance(e, HadamardProduct):
             out = ev(e.args[0])
             for a in e.args[1:]:
@@ -165,8 +207,39 @@ def evaluate(expr, env: dict, dimvals: dict):
     return ev(expr)
 
 
+#: seconds `certify` may take before it stops (every cell in the repository takes well under 30 s)
+BUDGET = 120.0
+
+
+class CertificateTimeout(RuntimeError):
+    """The certificate did not finish within its time budget (SymPy's explicit expression swelled)."""
+
+
+@contextmanager
+def _time_limit(seconds: float | None, what: str):
+    """Raise :class:`CertificateTimeout` inside SymPy's (pure Python) work after ``seconds``, by SIGALRM
+    where that is possible (the main thread of a POSIX process); elsewhere ``certify`` checks between
+    entries only."""
+    if seconds is None or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise CertificateTimeout(f"{what}: stopped after {seconds:g} s without finishing (SymPy's explicit "
+                                 f"unrolled loss grew too large); the derivation itself is not affected — "
+                                 f"try fewer steps or a smaller cell, or a larger budget")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 40, seed: int = 0,
-            entries: int | None = 1) -> Certificate:
+            entries: int | None = 1, budget: float | None = BUDGET) -> Certificate:
     """Check the derivation of ``cell`` against SymPy ``diff`` of the explicit unrolled loss.
 
     Args:
@@ -181,7 +254,17 @@ def certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 4
             all at once along a random rational direction u (d/dε E(θ + εu) = Σ u_ij ∂E/∂θ_ij).
             Each ``sympy.diff`` of the explicit loss costs ~0.05–0.3 s, so the default keeps
             ``--certify`` at a few seconds.
+        budget: Seconds before it stops with :class:`CertificateTimeout` and a clear message (None: no
+            limit); SIGALRM interrupts SymPy's work in the main thread, elsewhere entries are checked
+            between ``diff`` calls.
     """
+    with _time_limit(budget, f"certificate of {cell.name}"):
+        return _certify(cell, steps, size, digits, seed, entries, budget)
+
+
+def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 40, seed: int = 0,
+            entries: int | None = 1, budget: float | None = None) -> Certificate:
+    """:func:`certify` without the alarm (``budget`` is still checked between entries)."""
     start = time.perf_counter()
     prog = adjoint_program(cell)
     if steps is None:
@@ -222,7 +305,7 @@ def certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 4
                 env[s.name + PREV] = prev[s.name]
             for node in cell.nodes:
                 env[node.name] = _explicit(node.expr, env, rows_cols(cell.shape(node.name)))
-            E += -sp.log(env[cell.softmax][targets[t - 1]][0])
+            E += -_log(env[cell.softmax][targets[t - 1]][0])
             prev = {s.name: env[s.name] for s in cell.states}
         for s in cell.states:  # an upstream adjoint entering the last states from outside
             E += sp.Add(*[g * v[0] for g, v in zip(upstream[s.name], prev[s.name])])
@@ -247,6 +330,9 @@ def certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 4
         # derived entries. It shares the explicit loss with the first single-entry check (ε).
         u = [sp.Rational(rng.randint(1, 999), 1000) for _ in range(len(m))] if len(idxs) < len(m) else None
         for n, idx in enumerate(idxs):
+            if budget is not None and time.perf_counter() - start > budget:  # where no alarm can interrupt
+                raise CertificateTimeout(f"certificate of {cell.name}: stopped after {budget:g} s without "
+                                         f"finishing; the derivation itself is not affected")
             values = {k: _rows(v) for k, v in floats.items()}
             values[name][idx // m.cols][idx % m.cols] += eps
             if n == 0 and u is not None:

@@ -167,6 +167,8 @@ class _Display:
             return body if coeff == 1 else times(coeff, body)
         if isinstance(e, Transpose):
             return Tr(c(e.arg))
+        if isinstance(e, sp.MatPow) and e.exp.is_Integer and e.exp > 0:  # M @ (M @ y): shown as M M y
+            return times(*[c(e.base)] * int(e.exp))
         if isinstance(e, HadamardProduct):
             def is_adj(a):
                 return isinstance(a, MatrixSymbol) and a.name.startswith("d") or isinstance(a, MatMul)

@@ -295,6 +295,7 @@ def _local_expr(b, expr, tpl, wrt, g, shape, own, node):
             inner = _local_expr(b, right, inner_tpl, wrt, MatMul(Transpose(Am), gk),
                                 (Am.shape[1], sp.Integer(1)), {}, node)
             vjp.extend(inner.vjp)
+            grads.extend(inner.param_grad)  # a parameter inside the operand: M1 in M0 @ (M1 @ x)
             head = Am if isinstance(coef, OneMatrix) else MatMul(DiagMatrix(coef), Am)
             if inner.jacobian is None:
                 jac_terms.append(head)
@@ -381,12 +382,15 @@ def _build(cell: Cell) -> AdjointProgram:
             cache[key] = local(b, node, wrt, adj(node.name))
         return cache[key]
 
+    emitted: set[str] = set()
     for node in reversed(cell.nodes):
         name = node.name
         terms, used_rules = [], []
         for m in consumers.get(name, []):
             if m.fn == "softmax":
                 continue  # ô's derivative enters with the loss below (softmax + cross-entropy)
+            if "d" + m.name not in emitted:
+                continue  # m does not affect E (its own contributions cancelled: s_prev − s_prev)
             lm = loc(m, name)
             terms.extend(lm.vjp)
             used_rules.append(lm.rule)
@@ -407,10 +411,13 @@ def _build(cell: Cell) -> AdjointProgram:
                 used_rules.append("softmax Jacobian diag(ô) − ô ôᵀ")
         expr = _sum(terms)
         if expr is None:
+            if name != cell.softmax:  # (ô's adjoint is folded into ô − o; its symbol must not exist)
+                adj(name)  # the symbol exists (the derivation names it) though no statement assigns it
             continue
         rule = ", ".join(dict.fromkeys(used_rules))
         rules[name] = rule
         backward.append(Assign(adj(name), expr, "=", rule))
+        emitted.add("d" + name)
 
     done = {a.target.name for a in backward}
 
@@ -425,7 +432,9 @@ def _build(cell: Cell) -> AdjointProgram:
         return _sum(terms), ", ".join(dict.fromkeys(used))
 
     dx, rule = gather(cell.input.name)
-    backward.append(Assign(adj(cell.input.name), dx, "=", rule))
+    dx_target = adj(cell.input.name)
+    backward.append(Assign(dx_target, dx if dx is not None else ZeroMatrix(*dx_target.shape), "=",
+                           rule or "x does not affect E"))
     carries = {}
     for s in cell.states:
         expr, rule = gather(s.name + PREV)
@@ -439,11 +448,14 @@ def _build(cell: Cell) -> AdjointProgram:
     for p in cell.params:
         terms, used = [], []
         for m in consumers.get(p.name, []):
+            if "d" + m.name not in done:
+                continue
             lm = loc(m, p.name)
             terms.extend(lm.param_grad)
             used.append(lm.rule)
-        grads[p.name] = Assign(adj(p.name), _sum(terms), "+=", ", ".join(dict.fromkeys(used)),
-                               batch_sum=p.shape[1] == "1")
+        total = _sum(terms)  # None when the terms cancelled (− v + v): the gradient is zero
+        grads[p.name] = Assign(adj(p.name), total if total is not None else ZeroMatrix(*b.S(p.name).shape), "+=",
+                               ", ".join(dict.fromkeys(used)) or "does not affect E", batch_sum=p.shape[1] == "1")
     return AdjointProgram(cell, dict(b.sym), tuple(forward), incoming, tuple(backward), grads, carries, rules)
 
 

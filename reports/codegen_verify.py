@@ -19,8 +19,10 @@ import numpy as np
 
 from numeric import models
 from numeric.gradcheck import LoopObjective, numerical_gradients
+from numeric.gradcheck.compare import Comparison, compare
+from numeric.gradcheck.tolerances import step
 from numeric.gradcheck.verify import (Verification, compare_to_estimates, compare_to_implementation,
-                                      directional_comparison, random_point)
+                                      directional_comparison, point_sizes, random_point)
 
 #: (dtype, (D, H, K, T, B), seed) of the per-entry checks; kept small so `bptt codegen` stays fast
 RUNS = [("float64", (3, 4, 3, 4, 2), 0), ("float64", (2, 3, 4, 5, 3), 1), ("float32", (3, 4, 3, 4, 2), 2)]
@@ -57,13 +59,17 @@ class TruncatedLoss:
 
 @dataclass
 class CodegenVerification:
-    """Every run's :class:`~numeric.gradcheck.verify.Verification` of one generated module."""
+    """Every run's :class:`~numeric.gradcheck.verify.Verification` of one generated module.
+
+    ``notes`` say what was adapted to the cell (points chosen away from relu's kink, oracles left out).
+    """
 
     cell: str
     hand_written: bool
     truncate: int | None
     bias: bool
     runs: list[Verification] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -84,6 +90,7 @@ class CodegenVerification:
                  f"every gradient (parameters, xs, initial states), norm-wise relative error ≤ tolerance"]
         if not self.hand_written:
             lines.append("no hand-written model exists for this cell: numerical oracles only")
+        lines += self.notes
         for r in self.runs:
             sizes = " ".join(f"{k}={v}" for k, v in r.sizes.items())
             worst: dict[str, float] = {}
@@ -94,16 +101,58 @@ class CodegenVerification:
         return lines
 
 
-def _point(module, sizes, dtype, seed):
+#: oracles that perturb by a finite step (they may step across relu's kink)
+DIFFERENCES = ("central", "richardson")
+#: a point is "away from the kink" when every relu argument is this many largest steps from 0
+KINK_SAFETY = 20
+#: how many points are tried (seed, seed + 1000, …) before the differences are left out
+KINK_TRIES = 50
+
+
+def _point(module, sizes, dtype, seed, dims=None):
     D, H, K, T, B = sizes
-    return random_point(module, D, H, K, T, B, dtype=dtype, seed=seed)
+    return random_point(module, D, H, K, T, B, dtype=dtype, seed=seed, dims=dims)
 
 
-def _run(module, name, bias, sizes, dtype, seed, truncate, hand, oracles, directions) -> Verification:
-    point = _point(module, sizes, dtype, seed)
+def _kink_free_point(module, sizes, dtype, seed, oracles, dims):
+    """(point, seed used, margin) with every relu argument ≥ KINK_SAFETY × the largest step from 0, or
+    (point at ``seed``, None, margin) when no such point was found in KINK_TRIES draws."""
+    need = KINK_SAFETY * max(step(dtype, o) for o in oracles if o in DIFFERENCES)
+    margin = None
+    for i in range(KINK_TRIES):
+        pt = _point(module, sizes, dtype, seed + 1000 * i, dims)
+        m = module.kink_margin(pt.params, pt.xs, **pt.state0)
+        margin = m if i == 0 else margin
+        if m >= need:
+            return pt, seed + 1000 * i, m, need
+    return _point(module, sizes, dtype, seed, dims), None, margin, need
+
+
+def _run(module, name, bias, sizes, dtype, seed, truncate, hand, oracles, directions, dims=None,
+         notes=None, evaluator=None) -> Verification:
+    notes = [] if notes is None else notes
+    kinks = getattr(module, "KINKS", ())
+    used = seed
+    if kinks and any(o in DIFFERENCES for o in oracles):
+        point, used, margin, need = _kink_free_point(module, sizes, dtype, seed, oracles, dims)
+        if used is None:
+            oracles = tuple(o for o in oracles if o not in DIFFERENCES)
+            notes.append(f"{dtype} seed {seed}: {', '.join(sorted(kinks))} has an argument within {need:.0e} of "
+                         f"its kink at every one of {KINK_TRIES} points tried; finite differences left out "
+                         f"(the complex step is exact on either side of the kink)")
+            used = seed
+        else:
+            notes.append(f"{dtype} seed {seed}: {', '.join(sorted(kinks))} kink avoided: point seed {used}, every "
+                         f"argument at least {margin:.1e} from the kink (≥ {KINK_SAFETY} × the largest step "
+                         f"{need / KINK_SAFETY:.0e})")
+    else:
+        point = _point(module, sizes, dtype, seed, dims)
     E, grads = module.loss_and_grads(point.params, point.xs, point.targets, truncate=truncate, **point.state0)
-    D, H, K, T, B = sizes
-    result = Verification(name, dtype, dict(zip("DHKTB", sizes)), seed, truncate, bias, float(E))
+    T, B = sizes[3], sizes[4]
+    all_sizes = {**point_sizes(module, *sizes[:3], dims), "T": T, "B": B}
+    result = Verification(name, dtype, all_sizes, used, truncate, bias, float(E))
+    if evaluator is not None:
+        result.comparisons += forward_comparisons(module, evaluator, point, dtype, float(E))
     loss = module.loss
     if truncate is not None and truncate < T:
         loss = TruncatedLoss(module, point.params, point.xs, point.targets, point.state0, truncate)
@@ -122,28 +171,55 @@ def _run(module, name, bias, sizes, dtype, seed, truncate, hand, oracles, direct
     return result
 
 
+def forward_comparisons(module, evaluator, point, dtype, loss: float) -> list[Comparison]:
+    """The generated forward on its own: E and every step's states and prediction against the cell's
+    SymPy program evaluated numerically (:class:`derive.evaluate.Evaluator`, in float64), "exact" row.
+
+    Only ``loss`` is differentiated by the oracles, so a wrong forward with a backward consistent with it
+    would pass them; this comparison catches it."""
+    p64 = point.astype(np.float64)
+    ref = evaluator.forward(p64.params, p64.xs, p64.state0)
+    got = module.forward(point.params, point.xs, **point.state0)
+    E_ref = evaluator.loss(p64.params, p64.xs, point.targets, p64.state0)
+    E_got = module.loss(point.params, point.xs, point.targets, **point.state0)
+    out = [compare("forward E", np.atleast_1d(np.asarray(E_got, np.float64)), np.atleast_1d(E_ref), "exact",
+                   dtype, loss)]
+    out += [compare(f"forward {name}", np.asarray(value, np.float64), ref[name], "exact", dtype, loss)
+            for name, value in got.items()]
+    return [Comparison(**{**c.as_dict(), "oracle": "SymPy program"}) for c in out]
+
+
 def verify_generated(gen, truncate: int | None = None, runs=RUNS, large=LARGE,
-                     oracles=("complex-step", "central"), directions: int = 3) -> CodegenVerification:
+                     oracles=("complex-step", "central"), directions: int = 3, seed: int = 0,
+                     dims: dict[str, int] | None = None) -> CodegenVerification:
     """Check a :class:`derive.codegen.Generated` module at every run of ``runs`` and the directional
     test at ``large``.
 
     Args:
         gen: the generated module (``derive.codegen.generate``).
         truncate: None or k ≥ 1, as ``loss_and_grads`` takes it.
-        runs: (dtype, (D, H, K, T, B), seed) of the per-entry checks.
+        runs: (dtype, (D, H, K, T, B), seed) of the per-entry checks; ``seed`` is added to each.
         large: (D, H, K, T, B) of the directional test (float64), or None to skip it.
         oracles: the per-entry numerical oracles.
         directions: random directions of the directional test.
+        seed: shifts every run's seed (``bptt codegen --seed``).
+        dims: sizes of dimensions other than D, H, K (``dims D H S K``), by name; others get H + 1.
     """
+    from derive.evaluate import Evaluator
+
     name, bias = gen.name, gen.cell.bias
     hand = models.get(name, bias=bias) if name in models.names() and _is_builtin(gen) else None
     out = CodegenVerification(name, hand is not None, truncate, bias)
-    for dtype, sizes, seed in runs:
-        out.runs.append(_run(gen.module, name, bias, sizes, dtype, seed, truncate, hand, oracles, 0))
+    evaluator = Evaluator(gen.cell)
+    for dtype, sizes, run_seed in runs:
+        out.runs.append(_run(gen.module, name, bias, sizes, dtype, seed + run_seed, truncate, hand, oracles, 0,
+                             dims, out.notes, evaluator))
     if large is not None:
-        point_sizes = large
-        r = _run(gen.module, name, bias, point_sizes, "float64", 7, truncate, hand, (), directions)
+        r = _run(gen.module, name, bias, large, "float64", seed + 7, truncate, hand, (), directions, dims)
         out.runs.append(r)
+    if getattr(gen.module, "KINKS", ()) and "complex-step" in oracles:
+        out.notes.append(f"{', '.join(gen.module.KINKS)} is not analytic at 0; the complex step is exact on "
+                         f"either side of the kink and is used as it is")
     return out
 
 

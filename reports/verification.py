@@ -15,11 +15,13 @@ ORACLE_TITLES = {
     "directional": "directional",
     "generated": "generated code",
     "hand-written": "vs hand-written",
+    "SymPy program": "forward vs\nSymPy program",
 }
 
 # two-line headers for the narrow summary table
 SHORT_TITLES = {"complex-step": "complex\nstep", "central": "central\ndiff.", "richardson": "Richard-\nson",
-                "hand-written": "hand-\nwritten", "float64": "float64\nrun", "directional": "direc-\ntional"}
+                "hand-written": "hand-\nwritten", "float64": "float64\nrun", "directional": "direc-\ntional",
+                "SymPy program": "forward\nvs SymPy"}
 
 
 class VerificationView:
@@ -46,7 +48,8 @@ class VerificationView:
             by_name.setdefault(c.name, {})[c.oracle] = c
         for name, row in by_name.items():
             if name != "(all)":
-                table.add_row(f"∂E/∂{name}", *[_cell(row.get(o)) for o in oracles])
+                label = name if name.startswith("forward ") else f"∂E/∂{name}"
+                table.add_row(label, *[_cell(row.get(o)) for o in oracles])
         yield table
         for c in v.comparisons:
             if c.oracle == "directional":
@@ -83,7 +86,8 @@ class RunsSummaryView:
         oracles = list(dict.fromkeys(c.oracle for r in runs for c in r.comparisons))
         table = Table(title=self.title, title_justify="left", header_style="bold",
                       caption="worst ‖g − ĝ‖ / (‖g‖ + ‖ĝ‖) over every gradient of the run", caption_justify="left")
-        table.add_column("run\n(D,H,K,T,B)", no_wrap=True)
+        dims = ",".join(runs[0].sizes) if runs else "D,H,K,T,B"
+        table.add_column(f"run\n({dims})", no_wrap=True)
         for oracle in oracles:
             table.add_column(SHORT_TITLES.get(oracle, oracle), justify="right", no_wrap=True, min_width=9)
         for r in runs:

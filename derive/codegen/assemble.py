@@ -28,6 +28,7 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
     state_dims = [d for d in dims if d != input_dim]
     inits = [s.init for s in cell.states]
     first_state = "h0" if "h0" in inits else None
+    outputs = list(dict.fromkeys([*cell.state_names, cell.softmax]))  # what forward() returns
     equations = "\n".join(f"    {show.equation(a)}" for a in low.fwd)
     checked = verification or ["NOT VERIFIED (written with --unverified)"]
     lines = [
@@ -51,6 +52,7 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         f"CELL = {cell.name!r}",
         "PARAM_SHAPES = {" + ", ".join(f"{p.name!r}: {tuple(p.shape)!r}" for p in cell.params) + "}",
         "STATE_ROWS = {" + ", ".join(f"{s.init!r}: {s.shape[0]!r}" for s in cell.states) + "}",
+        f"KINKS = {tuple(sorted(low.kinks))!r}  # non-analytic functions used (see kink_margin)",
         f"INPUT_DIM, CLASS_DIM, HIDDEN_DIM = {input_dim!r}, {class_dim!r}, {str(hidden)!r}",
         f"TAPE = {tuple(tape)!r}  # what _forward returns after E",
         "STATES = {" + ", ".join(f"{s.init!r}: {plural(s.name)!r}" for s in cell.states) + "}  # initial state → its TAPE array",
@@ -97,6 +99,22 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         '    sizes, dtype, state0 = _checked(params, xs, targets, {"h0": h0, **state0})',
         "    o = _one_hot(targets, sizes[CLASS_DIM], dtype)",
         "    return _forward(params, xs, o, state0, sizes, dtype)[0]",
+        "",
+        "",
+        "def forward(params, xs, h0=None, **state0):",
+        '    """The forward pass alone: every step\'s states and prediction.',
+        "",
+        "    Args:",
+        "        params, xs, h0, state0: as loss() (no targets).",
+        "",
+        "    Returns:",
+        f"        {{{', '.join(repr(n) for n in outputs)}}}: each (T, rows, B); "
+        f"{outputs[-1]!r}[t] is the prediction of step t + 1.",
+        '    """',
+        '    sizes, dtype, state0 = _checked(params, xs, None, {"h0": h0, **state0}, need_targets=False)',
+        "    o = np.zeros((xs.shape[0], sizes[CLASS_DIM], xs.shape[2]), dtype)",
+        "    tape = dict(zip(TAPE, _forward(params, xs, o, state0, sizes, dtype)[1]))",
+        "    return {" + ", ".join(f"{n!r}: tape[{plural(n)!r}]" for n in outputs) + "}",
         "",
         "",
         "def loss_and_grads(params, xs, targets, h0=None, truncate=None, **state0):",

@@ -103,7 +103,7 @@ class Emitter:
                 current = None
                 continue
             hg = low.mm_group[mm[0].name]
-            hlo, hhi = hg.rows_of(mm[0].name[len("__mm_"):])
+            hlo, hhi = hg.rows_of(low.mm_param[mm[0].name])
             if current and current["group"] is hg and sp.simplify(current["hhi"] - hlo) == 0:
                 current["nodes"].append(n)
                 current["hi"], current["hhi"] = hi, hhi
@@ -119,7 +119,13 @@ class Emitter:
                 run["local"] = nodes[0]
             else:
                 run["local"] = low.pre_name if whole else low.fresh(_joined(nodes))
-            run["inline"] = (sp.simplify(run["hlo"]) == 0 and sp.simplify(run["hhi"] - run["group"].total) == 0)
+            # the product may be written inline only when no other loop statement reads it (V h_{t−1} both in
+            # a_g and as a term of h_t needs its name)
+            others = [m for m in low.f_loop if m not in nodes and m in low.loop_expr and any(
+                s.name.startswith("__mm_") and low.mm_group.get(s.name) is run["group"]
+                for s in low.loop_expr[m].atoms(MatrixSymbol))]
+            run["inline"] = (sp.simplify(run["hlo"]) == 0 and sp.simplify(run["hhi"] - run["group"].total) == 0
+                             and not others)
             for n in nodes:
                 lo, hi = g.rows_of(low.x_group.params[g.nodes.index(n)])
                 self.loop[n] = (run["local"] if len(nodes) == 1 else
@@ -181,16 +187,20 @@ class Emitter:
             out.line(f"{name} = np.concatenate([{', '.join(members)}])",
                      f"{name} = [{'; '.join(members)}]: the blocks stacked by rows, one product for all")
             tape.append(name)
+        # quantities of parameters and inputs alone first: hoisted terms may read them (− tanh(v) in a sum)
+        for n in sorted(low.f_pre, key=low.nodes.index):
+            text = self.code(low.f_expr[n], self.vec)
+            if not any(s.name in self.vec for s in low.f_expr[n].atoms(MatrixSymbol)):
+                # parameters alone (a constant gate σ(b_f)): the same value at every step and column
+                text = f"np.broadcast_to({text}, (T, {_dim(low.rows(n))}, B))"
+            out.line(f"{plural(n)} = {text}", show.equation_text(n, low.f_expr[n]) + "   (every t at once)")
+            tape.append(plural(n))
         for st in low.pre_stmts:
             eq = [f"{e}   (every t at once: hoisted out of the loop)" if i == 0 else e
                   for i, e in enumerate(st.comment)]
             out.line(f"{st.target} {st.op} {self.code(st.expr, self.vec)}", *eq)
             if st.op == "=":
                 tape.append(st.target)
-        for n in sorted(low.f_pre, key=low.nodes.index):
-            out.line(f"{plural(n)} = {self.code(low.f_expr[n], self.vec)}",
-                     show.equation_text(n, low.f_expr[n]) + "   (every t at once)")
-            tape.append(plural(n))
         for s in low.states:
             decl = next(d for d in self.cell.states if d.name == s)
             rows = _dim(low.rows(s))
@@ -309,7 +319,10 @@ class BackwardEmitter(Emitter):
         self._backward_names()
         for n in [a.target.name for a in low.bwd if a.target.name in low.b_pre]:
             e = low.b_expr[n]
-            out.line(f"{plural(n)} = {self.code(e, self.vec)}", show.equation(_A(n, e)) + "   (every t at once)")
+            text = self.code(e, self.vec)
+            if isinstance(e, ZeroMatrix):  # contributions cancel (v − v): a zero for every step
+                text = f"np.zeros((T, {_dim(low.sym[n].shape[0])}, B), dtype)"
+            out.line(f"{plural(n)} = {text}", show.equation(_A(n, e)) + "   (every t at once)")
         for n, ts in low.b_hoisted.items():
             name = self.hoisted_name[n]
             out.line(f"{name} = {self.code(sum_of(ts), self.vec)}",
@@ -326,7 +339,10 @@ class BackwardEmitter(Emitter):
         out.depth -= 1
         for n in [a.target.name for a in low.bwd if a.target.name in low.b_post]:
             e = self.post_expr[n]
-            out.line(f"{plural(n)} = {self.code(e, self.vec)}",
+            text = self.code(e, self.vec)
+            if isinstance(e, ZeroMatrix):  # x's contributions cancel (v − v): a zero for every step
+                text = f"np.zeros((T, {_dim(low.sym[n].shape[0])}, B), dtype)"
+            out.line(f"{plural(n)} = {text}",
                      show.equation(_A(n, low.b_expr[n])) + "   (every t at once)")
         self._grads(out)
         return out.out
@@ -369,8 +385,9 @@ class BackwardEmitter(Emitter):
             if n in low.b_hoisted:
                 ts = [t for t in ts if t not in low.b_hoisted[n]] + [MatrixSymbol(f"__bin_{n}", *a.target.shape)]
             for g in low.bw_groups:
-                if n == "d" + g.operand:
-                    ts = [t for t in ts if t not in g.terms] + [MatrixSymbol(f"__bw_{g.operand}", *a.target.shape)]
+                if n == "d" + g.operand:  # the group's terms as they read after the kept products' renaming
+                    gterms = [t.xreplace(kept) for t in g.terms]
+                    ts = [t for t in ts if t not in gterms] + [MatrixSymbol(f"__bw_{g.operand}", *a.target.shape)]
             self.loop_stmts.append([n, sum_of(ts), a])
         self.post_expr = {}
         for n in low.b_post:
@@ -398,13 +415,15 @@ class BackwardEmitter(Emitter):
         for sub, k in counts.items():
             if k < 2:
                 continue
+            first = next((i for i, (_, e, _) in enumerate(self.loop_stmts) if e.has(sub)), None)
+            if first is None:  # inside a larger shared product already named
+                continue
             mats = sub.as_coeff_matrices()[1]
             label = "".join(m.arg.name + "T" if isinstance(m, Transpose) else getattr(m, "name", "m")
                             for m in mats[:1]) + "_" + "_".join(getattr(m, "name", "y") for m in mats[1:])
             name = self.low.fresh(label)
             sym = MatrixSymbol(name, *sub.shape)
             self.loop[name] = name
-            first = next(i for i, (_, e, _) in enumerate(self.loop_stmts) if e.has(sub))
             for item in self.loop_stmts:
                 item[1] = item[1].xreplace({sub: sym})
             self.loop_stmts.insert(first, [name, sub, None])
@@ -491,6 +510,8 @@ class BackwardEmitter(Emitter):
             sl = slice_code(g.buffer_rows[0], g.buffer_rows[1], total)
             e = plural(g.buffer) if sl == ":" else f"{plural(g.buffer)}[:, {sl}]"
             name = "d" + g.stack
+            if name in stacked.values():  # the same matrix in two groups (M0 s1_{t−1} and M0 s2_{t−1})
+                name = low.fresh(f"{name}_{g.operand.replace(PREV, '')}")
             terms = " + ".join(f"{show.name('d' + g.nodes[i])} {show.value(g.operand)}ᵀ" for i in range(len(g.params)))
             out.line(f"{name} = _accumulate({e}, {self.vec[g.operand]})",
                      f"∂E/∂{g.stack} = Σ_t [{'; '.join(show.expr(a) for a in g.adjoints)}] {show.value(g.operand)}ᵀ"
@@ -500,6 +521,10 @@ class BackwardEmitter(Emitter):
                 stacked[(p, g.operand, adj)] = name if sl == ":" else f"{name}[{sl}]"
         self.grad_code = {}
         for p, a in low.prog.grads.items():
+            if isinstance(a.expr, ZeroMatrix):  # its contributions cancel in the cell's equations
+                out.line(f"d{p} = np.zeros_like({p})", f"∂E/∂{p} = 0: {p} does not affect E")
+                self.grad_code[p] = f"d{p}"
+                continue
             parts = []
             for t in terms_of(a.expr):
                 if isinstance(t, MatMul) and len(t.args) == 2 and isinstance(t.args[1], Transpose):
@@ -507,6 +532,10 @@ class BackwardEmitter(Emitter):
                     key = (p, getattr(right, "name", None), left)
                     if key in stacked:
                         parts.append(stacked[key])
+                    elif not any(a.name in self.vec for a in right.atoms(MatrixSymbol)):
+                        # y of parameters alone (M @ v): Σ_t Σ_b e_t yᵀ = (Σ_t Σ_b e_t) yᵀ
+                        parts.append(f"_sum_steps({self.code(left, self.vec)}) @ "
+                                     f"{self.code(Transpose(right), self.vec)}")
                     else:
                         parts.append(f"_accumulate({self.code(left, self.vec)}, {self.code(right, self.vec)})")
                 else:

@@ -30,6 +30,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from derive.cellfile import PREV
 from derive.codegen.notation import Notation
+from derive.functions import NON_ANALYTIC
 from derive.program import AdjointProgram
 
 
@@ -124,6 +125,7 @@ class Lowering:
         self.taken = set(self.sym) | {"np", "params", "xs", "targets", "t", "t_in", "T", "B", "E", "dtype",
                                       "truncate", "o", "grads"} | set(cell.dims)
         self.extra: dict[str, tuple] = {}  # invented symbols → (loop code, vector code)
+        self.kinks = {n.fn for n in cell.nodes if n.fn in NON_ANALYTIC}  # relu: differences must avoid kinks
         self._forward()
         self._backward()
 
@@ -220,7 +222,11 @@ class Lowering:
                     return type(e.function.expr).__name__
             return None
 
-        members = [n for n in nodes if n in loop and x_product(n) is not None]
+        members = []
+        for n in nodes:  # one member per matrix: a matrix shared by two gates (U x in f and g) is one block
+            if n in loop and x_product(n) is not None and all(x_product(m).args[0] != x_product(n).args[0]
+                                                              for m in members):
+                members.append(n)
         members.sort(key=lambda n: (n not in in_h, fn_of(n) or "~", nodes.index(n)))
         self.fn_of = fn_of
         self.groups: list[Group] = []
@@ -289,6 +295,7 @@ class Lowering:
         # stacked recurrent products
         mm = {}
         self.mm_group: dict[str, Group] = {}
+        self.mm_param: dict[str, str] = {}  # product symbol → its matrix
         for grp in self.groups:
             if len(grp.params) > 1:
                 self.stacks.append((grp.stack, grp.params))
@@ -296,8 +303,11 @@ class Lowering:
             grp.product = prod
             for p, n, (lo, hi) in zip(grp.params, grp.nodes, grp.rows):
                 key = self.sym[p] * self.sym[grp.operand]
-                mm[key] = self.new_symbol(f"__mm_{p}", hi - lo, indexed(prod, slice_code(lo, hi, grp.total)), None)
-                self.mm_group[f"__mm_{p}"] = grp
+                # one symbol per (matrix, operand): M0 h_{t−1} and M0 s_{t−1} are different products
+                sym = f"__mm_{p}__{grp.operand}"
+                mm[key] = self.new_symbol(sym, hi - lo, indexed(prod, slice_code(lo, hi, grp.total)), None)
+                self.mm_group[sym] = grp
+                self.mm_param[sym] = p
         self.mm = mm
         self.loop_expr = {}
         for a in self.fwd:
@@ -330,7 +340,9 @@ class Lowering:
         for a in reversed(bwd):
             if a.target.name in need:
                 need |= deps[a.target.name] & set(targets)
-        loop = {n for n in targets if (dep_in[n] and n in need) or n in carry_out}
+        # a statement reading an incoming carry itself runs per step even off the path to a carry: the carry
+        # is not kept per step (∂E/∂s_t of a state that never reads s_{t−1} is ∂E/∂s_t|t+1 alone)
+        loop = {n for n in targets if (dep_in[n] and n in need) or n in carry_out or deps[n] & carry_in}
         late = {}
         for a in bwd:
             n = a.target.name
@@ -361,7 +373,7 @@ class Lowering:
         for grp in self.groups:
             if grp.keep:
                 for p, (lo, hi) in zip(grp.params, grp.rows):
-                    self.extra[f"__mm_{p}"] = (indexed(plural(grp.product), slice_code(lo, hi, grp.total), "t"),
+                    self.extra[f"__mm_{p}__{grp.operand}"] = (indexed(plural(grp.product), slice_code(lo, hi, grp.total), "t"),
                                                None)
         self._backward_groups()
 
@@ -377,13 +389,15 @@ class Lowering:
             e = self.b_expr.get(target)
             if e is None:
                 continue
-            found = {}
+            found: dict[str, list] = {}
             for t in terms_of(e):
                 if (isinstance(t, MatMul) and len(t.args) == 2 and isinstance(t.args[0], Transpose)
                         and isinstance(t.args[0].arg, MatrixSymbol) and t.args[0].arg.name in grp.params):
-                    found[t.args[0].arg.name] = t
-            if set(found) != set(grp.params):
+                    found.setdefault(t.args[0].arg.name, []).append(t)
+            # stack only when each matrix meets the operand once (U in two gates: Uᵀδ_f + Uᵀδ_g stays a sum)
+            if set(found) != set(grp.params) or any(len(ts) > 1 for ts in found.values()):
                 continue
+            found = {p: ts[0] for p, ts in found.items()}
             adj = [found[p].args[1] for p in grp.params]
             ok = all(not (symbols_in(a) & (self.b_pre | self.b_post)) for a in adj)
             if not ok:

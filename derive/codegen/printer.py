@@ -18,7 +18,7 @@ step is (rows, B) and of all steps (T, rows, B); parameters that are column vect
 from __future__ import annotations
 
 import sympy as sp
-from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix
+from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix
 from sympy.printing.numpy import NumPyPrinter
 
 # precedence of the printed Python: higher binds tighter
@@ -127,16 +127,21 @@ class NumPyCodePrinter(NumPyPrinter):
             body = f"{self._wrap(mats[1], _ATOM)}.sum(axis=-2, keepdims=True)"
         elif len(mats) == 1:
             body = self._wrap(mats[0], _MUL)
-        elif self.steps and len(mats) == 2:
+        elif self.steps and len(mats) == 2 and any(a.name in self.names for a in mats[1].atoms(MatrixSymbol)):
             # all steps at once: one 2-d product instead of T small ones (A y_t for every t)
             body = f"_each_step({self._print(mats[0])}, {self._print(mats[1])})"
         else:
-            body = " @ ".join(self._wrap(m, _MUL + 1 if (i or isinstance(m, HadamardProduct)) else _MUL)
+            # a right factor is parenthesised unless atomic: A @ (−1/2*y), never A @ -1/2*y
+            body = " @ ".join(self._wrap(m, _ATOM + 1 if i and not isinstance(m, MatrixSymbol) else
+                                         _MUL + 1 if (i or isinstance(m, HadamardProduct)) else _MUL)
                               for i, m in enumerate(mats))
             if parts:
                 body = f"({body})"
         out = parts + [body]
         return "*".join(out)
+
+    def _print_MatPow(self, e):  # M @ (M @ y) reaches here as M**2 @ y (SymPy joins equal factors)
+        return f"np.linalg.matrix_power({self._print(e.base)}, {self._print(e.exp)})"
 
     def _print_Mul(self, e):  # scalar products inside a matrix expression
         coeff, rest = e.as_coeff_Mul()

@@ -18,9 +18,29 @@ def _sigmoid(a, out=None):
     return np.reciprocal(e, out=e)
 
 
+_KINK_MARGINS = None  # a list while kink_margin() runs: the smallest |argument| of every relu call
+
+
 def _relu(a, out=None):
     """max(0, a) on the real part (not analytic at 0)."""
+    if _KINK_MARGINS is not None and a.size:
+        _KINK_MARGINS.append(float(np.abs(a.real).min()))
     return np.multiply(a, a.real > 0, out=out)
+
+
+def kink_margin(params, xs, h0=None, **state0):
+    """The smallest |argument| of any non-analytic function (relu) over every step and batch column at
+    this point; inf when the cell has none (KINKS is empty). A finite-difference step that moves no such
+    argument by more than this margin never crosses a kink: the verification picks points by it."""
+    global _KINK_MARGINS
+    sizes, dtype, state0 = _checked(params, xs, None, {"h0": h0, **state0}, need_targets=False)
+    o = np.zeros((xs.shape[0], sizes[CLASS_DIM], xs.shape[2]), dtype)
+    _KINK_MARGINS = []
+    try:
+        _forward(params, xs, o, state0, sizes, dtype)
+        return min(_KINK_MARGINS, default=float("inf"))
+    finally:
+        _KINK_MARGINS = None
 
 
 def _step(a):

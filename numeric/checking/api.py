@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ast
+import re
 import time
 from pathlib import Path
 
 from numeric.checking import conventions
 from numeric.checking.conventions import CheckUsageError
+from numeric.checking.loading import Prepared, SubmissionError, prepare
 from numeric.checking.reference import new_run_seed, run_seed
-from numeric.checking.results import CheckReport
-from numeric.checking.loading import prepare
+from numeric.checking.results import CheckReport, TestResult
 from numeric.checking.runner import run_cases
 from numeric.checking.sandbox import ALLOWABLE, DEFAULT_PACKAGES, Limits, Sandbox, missing_os_layers
 
@@ -23,7 +24,7 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
     """Check ``submission`` under ``convention``; never raises for anything the submission does.
 
     Args:
-        submission: path of the student's .py file.
+        submission: path of the student's .py file or Jupyter notebook (.ipynb).
         convention: "course", "cs231n", "min-char-rnn" or "adapter".
         models: which models' functions to check (default: the convention's, e.g. cs231n: rnn and lstm).
         adapter: the instructor's adapter file (convention "adapter" only).
@@ -36,14 +37,15 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
             (separate user when root, namespaces, seccomp).
         load: "module" (run the file) or "defs" (top-level statements one at a time, definitions only);
             default: the convention's (min-char-rnn: "defs").
-        with_files: helper files shipped next to the submission.
+        with_files: helper files shipped next to the submission (``from rnn_utils import *``).
         seed: the probes' secret seed; None draws a new one (``secrets``). Recorded in ``report.seed``:
             the same seed gives the same probes again.
         strict_inputs: an input changed in place fails its test (default: a warning).
 
     Raises:
-        CheckUsageError: missing file, unknown convention/model, adapter problems, missing isolation
-            under ``require_isolation``: the checker's usage errors (exit code 2), never the student's.
+        CheckUsageError: missing file, unknown convention/model/load mode, adapter or --with file problems,
+            missing isolation under ``require_isolation``: the checker's usage errors (exit code 2), never
+            the student's (a broken notebook is the report's ``load_error``).
     """
     start = time.monotonic()
     path = Path(submission)
@@ -59,9 +61,6 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
         raise CheckUsageError(f"--budget: expected a positive number of seconds, got {budget:g}")
     if load not in (None, "defs", "module"):
         raise CheckUsageError(f"--load {load!r}: expected defs or module")
-    for extra in with_files:
-        if not Path(extra).is_file():
-            raise CheckUsageError(f"--with {extra}: no such file")
     packages = tuple(dict.fromkeys(DEFAULT_PACKAGES + tuple(allow_imports)))
     if require_isolation and missing_os_layers(packages):
         raise CheckUsageError(_refusal(missing_os_layers(packages)))
@@ -80,9 +79,14 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
         cases = conventions.cases(convention, models, str(adapter) if adapter else None)
     report = CheckReport(str(path), convention, ",".join(models), seed=seed)
     limits = Limits(timeout=timeout, load_timeout=2 * timeout, memory_mb=memory_mb, budget=budget)
-    load = load or ("defs" if conv.load_mode == "library" else "module")
-    try:  # prepare() still names definitions-only loading "library"
-        prepared = prepare(path, "library" if load == "defs" else load, tuple(with_files))
+    try:
+        prepared = prepare(path, load or ("defs" if conv.load_mode == "library" else "module"), tuple(with_files))
+    except SubmissionError as err:  # the student's file, not the checker's usage: every test fails
+        report.load_error = str(err)
+        report.tests = [TestResult(c.name, passed=False, errors=[f"{c.name}: not run, the submission could "
+                                                                 f"not be loaded: {err}"]) for c in cases]
+        report.seconds = time.monotonic() - start
+        return report
     except OSError as err:
         raise CheckUsageError(f"{path}: cannot be prepared for checking: {err}") from err
     with Sandbox(prepared, adapter=str(adapter) if adapter else None, allow_imports=tuple(allow_imports),
@@ -94,6 +98,8 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
             report.warnings.append(_hooks_only(sandbox.missing_layers))
         run_cases(cases, sandbox, report, numerical=numerical, strict_inputs=strict_inputs, timeout=timeout)
     report.stdout, report.stderr = sandbox.stdout, sandbox.stderr
+    if prepared.cells:
+        _point_at_cells(report, prepared)
     report.seconds = time.monotonic() - start
     return report
 
@@ -114,6 +120,25 @@ def test_names(convention: str, models: tuple[str, ...] | str | None = None,
         models = _models(conv, models)
     with run_seed(0):  # the names do not depend on the probes
         return [c.name for c in conventions.cases(convention, models, str(adapter) if adapter else None)]
+
+
+def _point_at_cells(report: CheckReport, prepared: Prepared) -> None:
+    """'rnn.py, line 57' → 'rnn.py, line 57 (notebook cell 9, line 3)' in the load error, the test errors and
+    the notes on skipped statements."""
+    pattern = re.compile(re.escape(prepared.main) + r", line (\d+)")
+
+    def add_cell(match):
+        cell = prepared.locate(int(match.group(1)))
+        return match.group(0) + (f" (notebook {cell})" if cell else "")
+
+    if report.load_error:
+        report.load_error = pattern.sub(add_cell, report.load_error)
+    for test in report.tests:
+        test.errors = [pattern.sub(add_cell, e) for e in test.errors]
+    skipped = re.compile(r"^line (\d+) skipped")  # the child's notes on statements it skipped
+    report.notes = [skipped.sub(lambda m: m.group(0) + (f" (notebook {prepared.locate(int(m.group(1)))})"
+                                                       if prepared.locate(int(m.group(1))) else ""), n)
+                    for n in report.notes]
 
 
 def _refusal(missing: list[str]) -> str:

@@ -1,9 +1,10 @@
 """Name the known mistake whose numbers match the student's.
 
-For every probe the reference is run again with each mistake variant (``mistakes.run``) and read in the
-convention's layout; variants that are a transformation of the right answer (mean instead of sum,
-clipping, a transposed weight gradient) are built from the reference and the student's own numbers
-(the clipping threshold, the averaging factor). Matching is per output array:
+The candidates are the declared mistakes (numeric/checking/mistakes.py): for every probe the reference
+backward is run again with each engine variant's hooks (``mistakes.run``) and read in the convention's
+layout; the post-hoc entries (mean instead of sum, clipping, a transposed weight gradient, swapped gate
+blocks, a flipped sign) are recognised from the reference and the student's own numbers
+(numeric/checking/posthoc.py). Matching is per output array:
 
 - an output is *wrong* when it differs from the reference (``compare.close``);
 - a variant *explains* a wrong output when the student's array equals the variant's;
@@ -17,23 +18,16 @@ partial coverage → 0.5 × coverage; nothing reproduced → the closest variant
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from numeric.checking import mistakes
 from numeric.checking.case import Case
 from numeric.checking.compare import close, rel
+from numeric.checking.posthoc import as_array
 from numeric.checking.reference import Probe
 from numeric.checking.results import Diagnosis
 
-ENGINE_MODELS = ("rnn", "lstm")
 MATCH_TOL = 1e-6
-_ROUND = (0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 3.0, 5.0, 10.0, 15.0, 20.0, 25.0, 50.0, 100.0)
-
-
-def _as_array(value):
-    return value if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" else None
 
 
 def diagnose(case: Case, probes: list[Probe], students: list[dict], refs: list[dict],
@@ -47,29 +41,28 @@ def diagnose(case: Case, probes: list[Probe], students: list[dict], refs: list[d
         refs: per probe, {output name: reference array} in the convention's layout.
     """
     names = [o.name for o in case.outputs]
-    kinds = {o.name: o.kind for o in case.outputs}
     wrong = set()
     for p, (stu, ref) in enumerate(zip(students, refs)):
         for name in names:
-            if name in ref and name in stu and not close(_as_array(stu.get(name)), ref[name], tol):
+            if name in ref and name in stu and not close(as_array(stu.get(name)), ref[name], tol):
                 wrong.add((p, name))
     if not wrong:
         return []
     candidates = _engine_candidates(case, probes[:len(students)], students, refs, wrong, tol)
-    candidates += _posthoc_candidates(case, probes[:len(students)], students, refs, wrong, kinds, tol)
+    candidates += _posthoc_candidates(case, probes[:len(students)], students, refs, wrong, tol)
     return _rank(candidates, wrong, students, refs, tol)
 
 
 def _engine_candidates(case, probes, students, refs, wrong, tol, with_distances=False):
     """Run every variant, first on the short probes; only variants that reproduce something there (or that
     change nothing there, like a long truncation, when the short probes are right) go on to the long ones."""
-    if case.model not in ENGINE_MODELS:
+    if case.model not in mistakes.MODELS:
         return []
     T = max(p.sizes["T"] for p in probes)
     short = [p for p, probe in enumerate(probes) if probe.sizes["T"] <= 10] or [0]
     wrong_short = any(p in short for p, _n in wrong)
     out = []
-    for variant in mistakes.engine_variants(case.model, T, case.upstream):
+    for variant in mistakes.variants(case.model, T, case.upstream):
         covered, changed, dist = set(), set(), []
         for stage in (short, [p for p in range(len(probes)) if p not in short]):
             if stage is not short and not with_distances:
@@ -95,7 +88,7 @@ def _evaluate(case, probe, p, variant, students, refs, wrong, tol, with_distance
             continue
         if not close(arr, refs[p][name], tol):
             changed.add((p, name))
-        stu = _as_array(students[p].get(name))
+        stu = as_array(students[p].get(name))
         if (p, name) in wrong and stu is not None and stu.shape == arr.shape:
             if close(stu, arr, tol):
                 covered.add((p, name))
@@ -103,90 +96,17 @@ def _evaluate(case, probe, p, variant, students, refs, wrong, tol, with_distance
                 dist.append((rel(stu, arr), rel(stu, refs[p][name])))
 
 
-def _posthoc_candidates(case, probes, students, refs, wrong, kinds, tol):
-    """Mean instead of sum, clipping, transposed gradients: judged array by array."""
-    found = {"mean-instead-of-sum": set(), "clipping-in-backward": set(), "transposed-weight-gradient": set(),
-             "gate-order": set()}
-    labels = {k: set() for k in found}
-    for p, name in wrong:
-        if kinds.get(name) not in ("gradient", "forward"):
+def _posthoc_candidates(case, probes, students, refs, wrong, tol):
+    """Every registered mistake with a post-hoc matcher (numeric/checking/posthoc.py), judged on the
+    student's own numbers."""
+    out = []
+    for mistake in mistakes.REGISTRY.values():
+        if mistake.posthoc is None:
             continue
-        stu, ref = _as_array(students[p].get(name)), refs[p][name]
-        if stu is None:
-            continue
-        s = probes[p].sizes
-        if kinds[name] == "gradient" and stu.ndim == 2 and stu.shape == ref.T.shape and close(stu, ref.T, tol):
-            found["transposed-weight-gradient"].add((p, name))
-            labels["transposed-weight-gradient"].add(f"{name} returned transposed")
-            continue
-        if stu.shape != ref.shape or not np.any(ref):
-            continue
-        factor = float(np.vdot(stu, ref) / np.vdot(ref, ref))
-        if close(stu, factor * ref, tol) and 0 < factor < 1:
-            for n, what in ((s["T"], "T"), (s["B"], "the batch size"), (s["T"] * s["B"], "T × batch")):
-                if n > 1 and abs(factor * n - 1) < 1e-6:
-                    found["mean-instead-of-sum"].add((p, name))
-                    labels["mean-instead-of-sum"].add(f"{name} = reference / {what} ({n})")
-                    break
-            else:
-                norm = float(np.linalg.norm(stu))
-                if any(abs(norm - r) < 1e-6 * r for r in _ROUND):
-                    found["clipping-in-backward"].add((p, name))
-                    labels["clipping-in-backward"].add(f"{name} rescaled to norm {norm:g}")
-            continue
-        tau = float(np.max(np.abs(stu)))
-        if tau > 0 and np.max(np.abs(ref)) > tau and close(stu, np.clip(ref, -tau, tau), tol):
-            found["clipping-in-backward"].add((p, name))
-            labels["clipping-in-backward"].add(f"{name} = clip(reference, ±{tau:g})")
-    _global_norm_clipping(probes, students, refs, wrong, kinds, tol, found, labels)
-    _gate_swaps(case, students, refs, wrong, tol, found, labels)
-    return [(m, "; ".join(sorted(labels[m])[:3]), cov, set(cov), []) for m, cov in found.items() if cov]
-
-
-def _global_norm_clipping(probes, students, refs, wrong, kinds, tol, found, labels):
-    """All gradients rescaled by one factor so that their joint norm is a round threshold."""
-    for p in {p for p, _n in wrong}:
-        grads = [n for n, k in kinds.items() if k == "gradient" and n in refs[p]]
-        arrays = [(_as_array(students[p].get(n)), refs[p][n]) for n in grads]
-        if not arrays or any(s is None or s.shape != r.shape for s, r in arrays):
-            continue
-        total = float(np.sqrt(sum(np.vdot(r, r) for _s, r in arrays)))
-        stu_total = float(np.sqrt(sum(np.vdot(s, s) for s, _r in arrays)))
-        if not total or stu_total >= total:
-            continue
-        factor = stu_total / total
-        if all(close(s, factor * r, tol) for s, r in arrays) and any(abs(stu_total - t) < 1e-6 * t for t in _ROUND):
-            for n in grads:
-                if (p, n) in wrong:
-                    found["clipping-in-backward"].add((p, n))
-            labels["clipping-in-backward"].add(f"all gradients rescaled to a joint norm of {stu_total:g}")
-
-
-def _gate_swaps(case, students, refs, wrong, tol, found, labels):
-    """Gate blocks (cs231n's packed i, f, o, g) or per-gate outputs (course's dU_f, dU_i, …) returned in
-    another gate's place."""
-    names = [o.name for o in case.outputs]
-    for p, name in wrong:
-        stu, ref = _as_array(students[p].get(name)), refs[p][name]
-        output = next(o for o in case.outputs if o.name == name)
-        if stu is not None and output.axes.gates and stu.shape == ref.shape:
-            axis, gates = output.axes.gates
-            s_blocks = np.split(stu, len(gates), axis=axis)
-            r_blocks = np.split(ref, len(gates), axis=axis)
-            for perm in itertools.permutations(range(len(gates))):
-                if perm != tuple(range(len(gates))) and all(close(s_blocks[k], r_blocks[perm[k]], tol)
-                                                           for k in range(len(gates))):
-                    found["gate-order"].add((p, name))
-                    labels["gate-order"].add(f"{name} blocks in order {','.join(gates[k] for k in perm)}")
-                    break
-        gate = name.rsplit("_", 1)
-        if stu is not None and len(gate) == 2 and len(gate[1]) == 1:
-            for other in names:
-                if other != name and other.rsplit("_", 1)[0] == gate[0] and other in refs[p] \
-                        and close(stu, refs[p][other], tol):
-                    found["gate-order"].add((p, name))
-                    labels["gate-order"].add(f"{name} holds the gradient of {other[1:]}")
-                    break
+        covered, labels = mistake.posthoc(case, probes, students, refs, wrong, tol)
+        if covered:
+            out.append((mistake.id, "; ".join(sorted(labels)[:3]), covered, set(covered), []))
+    return out
 
 
 def _rank(candidates, wrong, students, refs, tol) -> list[Diagnosis]:

@@ -1,365 +1,323 @@
-"""Known BPTT mistakes, reproduced as mutations of one plain reference backward pass.
+"""The known BPTT mistakes: one declared entry each.
 
-Each mistake identifier (``MISTAKES``) has one or more *variants*: the concrete ways students write it
-(the tanh derivative taken of the pre-activation, or of h itself; weight gradients keeping only the first
-or only the last step, ...). ``run`` is an Elman/LSTM forward + backward in the reference layout
-(column vectors, docs/models.md) whose every chain-rule step can be swapped for its mistaken form; with
-no variant it is the correct gradient, and the tests check it against ``numeric.models``.
+An entry says what the mistake is, which chain-rule step it alters, and how the toolkit reproduces it:
 
-Variants that are a transformation of the *correct* outputs (mean instead of sum, clipping, transposed
-weight gradients) live in ``posthoc`` and apply to any model, GRU included; the others need the inside of
-the backward pass and exist for ``rnn`` and ``lstm``.
+- **engine variants**: hooks on the named steps of the one reference backward per model
+  (numeric/checking/backward.py, ``STEPS``); each variant is one concrete way students write the mistake
+  (the tanh derivative of the pre-activation, or of h; weight gradients keeping the first or the last
+  step, ...) and applies to every model that has the step;
+- **post hoc**: a transformation of the right answer recognised in the student's numbers
+  (numeric/checking/posthoc.py: averaged, clipped, transposed, gate blocks swapped, sign flipped);
+- **observed**: seen by the sandbox, not reproduced (an input array changed by the call).
 
-Gate blocks are stacked i, f, q, g inside (cs231n's i, f, o, g), so a ``gate-order`` variant is a
-permutation of these blocks.
+``MISTAKES`` (identifier → description) is what reports and the runner use; ``variants(model, T,
+upstream)`` lists every engine variant for a model; ``run`` is the hooked reference backward.
+Adding a mistake is one ``Mistake`` entry below; adding a model is one ``Cell`` in backward.py.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from numeric.activations import sigmoid
+from numeric.checking import posthoc
+from numeric.checking.backward import CELLS, Sweep, run  # noqa: F401 - run is part of this module's API
 
-MISTAKES = {
-    "dh-next-not-added": "the gradient arriving from step t+1 (dh_next) is not added to ∂L/∂h_t",
-    "weight-grads-not-summed": "weight gradients are assigned at each step instead of summed over time",
-    "tanh-derivative-of-wrong-quantity": "tanh' evaluated on the wrong quantity (1 − a² or 1 − h² of "
-                                         "the wrong variable instead of 1 − tanh²(a))",
-    "sigmoid-derivative-of-wrong-quantity": "σ' evaluated on the wrong quantity (a(1 − a) of the "
-                                            "pre-activation, or 1 − σ²) in a gate",
-    "transposed-weight-gradient": "a weight gradient is the transpose of the right one (δ hᵀ vs h δᵀ)",
-    "recurrent-weight-not-transposed": "∂L/∂h_{t−1} computed with V δ instead of Vᵀ δ",
-    "gate-order": "the LSTM gate blocks are taken in another order than i, f, o(q), g",
-    "dc-not-carried": "the cell-state gradient from step t+1 (dc_next) is not carried into step t",
-    "dc-missing-forget-factor": "dc_{t−1} = dc_t instead of dc_t ⊙ f_t",
-    "dh-to-dc-path-missing": "the path h_t → c_t (dh ⊙ q ⊙ (1 − tanh² c)) is missing from dc_t",
-    "truncated-bptt": "gradients are propagated back only a few steps (truncated BPTT)",
-    "mean-instead-of-sum": "the loss or a gradient is averaged (over time or batch) instead of summed",
-    "off-by-one-h-prev": "h_t (or the wrong step's state) used where h_{t−1} belongs",
-    "mutates-upstream-gradient": "the upstream gradient passed in is modified in place",
-    "mutates-input": "an input array (x, h0, a weight) is modified in place",
-    "clipping-in-backward": "gradients are clipped inside the backward pass",
-}
+LSTMS = ("lstm", "lstm-peephole")
+GRUS = ("gru", "gru-reset-after")
+MODELS = tuple(CELLS)
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One concrete form of a mistake.
-
-    Attributes:
-        mistake: the identifier (a key of MISTAKES).
-        label: how this form reads in code, for the evidence line.
-        opts: the switches ``run`` understands (see the module's code for the keys).
-    """
+    """One concrete form of a mistake: hooks (step, fn(value, context) → value) on the reference backward."""
 
     mistake: str
     label: str
-    opts: tuple = field(default=())
-
-    def get(self, key, default=None):
-        return dict(self.opts).get(key, default)
+    hooks: tuple[tuple[str, Callable], ...] = field(default=(), compare=False)
 
 
-def _v(mistake, label, **opts):
-    return Variant(mistake, label, tuple(sorted(opts.items())))
+@dataclass(frozen=True)
+class Mistake:
+    """One known mistake.
 
-
-# ------------------------------------------------------------------------------------------ variants
-
-def engine_variants(model: str, T: int, upstream: bool) -> list[Variant]:
-    """Every engine variant for ``model`` ("rnn" or "lstm") on sequences of length T.
-
-    Args:
-        upstream: the test passes an upstream gradient dhs in (cs231n backward); adds the in-place variants.
+    Attributes:
+        id: the identifier reports use.
+        description: one sentence, in the maths' words (DESIGN.md §2).
+        step: the chain-rule step it alters.
+        reproduced: how the toolkit reproduces it (for the docs table).
+        variants: (model, T, upstream) → engine variants (None: not an engine mistake).
+        posthoc: matcher on the student's numbers (numeric/checking/posthoc.py), or None.
     """
-    out = [
-        _v("dh-next-not-added", "dh = dh_up[t]  (dh_next dropped)", dhnext="drop"),
-        _v("dh-next-not-added", "dh = dh_next  (replaces instead of adding)", dhnext="replace"),
-        _v("weight-grads-not-summed", "dW = …  at each step: the first step t = 1 remains", notsum="first"),
-        _v("weight-grads-not-summed", "dW = …  at each step: the last step t = T remains", notsum="last"),
-        _v("weight-grads-not-summed", "only ∂E_T/∂θ: the sum over the loss terms forgotten", terms="last"),
-        _v("off-by-one-h-prev", "dV += da h_tᵀ  (h_t instead of h_{t−1})", hprev="current"),
-        _v("off-by-one-h-prev", "h_{t−1} from a list indexed hs[t−1]: at t = 1 it wraps to h_T", hprev="wrap"),
-        _v("off-by-one-h-prev", "h_{t−1} = h_{t−2}  (one step too far back)", hprev="two"),
-    ]
+
+    id: str
+    description: str
+    step: str
+    reproduced: str
+    variants: Callable[[str, int, bool], list[Variant]] | None = None
+    posthoc: Callable | None = None
+
+
+def _v(mistake: str, label: str, step: str, hook: Callable) -> Variant:
+    """A variant with one hook: ``step`` (a key of backward.STEPS) → hook(value, context)."""
+    return Variant(mistake, label, ((step, hook),))
+
+
+# ------------------------------------------------------------------------------------------ variant builders
+
+def _dh_next(model, T, upstream):
+    m = "dh-next-not-added"
+    return [_v(m, "dh = dh_up[t]  (dh_next dropped)", "dh", lambda v, c: c["up"]),
+            _v(m, "dh = dh_next  (replaces instead of adding)",
+               "dh", lambda v, c: c["up"] if c["t"] == c["T"] - 1 else c["dh_next"])]
+
+
+def _last_term_only(v, c):
+    v = v.copy()
+    v[:-1] = 0.0
+    return v
+
+
+def _not_summed(model, T, upstream):
+    m = "weight-grads-not-summed"
+    return [_v(m, "dW = …  at each step: the first step t = 1 remains", "summed steps", lambda v, c: [0]),
+            _v(m, "dW = …  at each step: the last step t = T remains", "summed steps", lambda v, c: [c["T"] - 1]),
+            _v(m, "only ∂E_T/∂θ: the sum over the loss terms forgotten", "loss terms", _last_term_only)]
+
+
+def _off_by_one(model, T, upstream):
+    m = "off-by-one-h-prev"
+    out = [_v(m, "dV += da h_tᵀ  (h_t instead of h_{t−1})", "h_prev", lambda v, c: c["hs"][c["t"]]),
+           _v(m, "h_{t−1} from a list indexed hs[t−1]: at t = 1 it wraps to h_T",
+              "h_prev", lambda v, c: c["hs"][-1] if c["t"] == 0 else v),
+           _v(m, "h_{t−1} = h_{t−2}  (one step too far back)",
+              "h_prev", lambda v, c: c["hs"][c["t"] - 2] if c["t"] >= 2 else c["h0"])]
+    if model in LSTMS:
+        out.append(_v(m, "df = dc ⊙ c_t  (c_t instead of c_{t−1})", "c_prev", lambda v, c: c["c"]))
+    return out
+
+
+def _not_transposed(model, T, upstream):
+    return [_v("recurrent-weight-not-transposed", "dh_prev = V @ da",
+               "Vᵀδ", lambda v, c: sum(V @ d for V, d in zip(c["V"], c["d"])))]
+
+
+_TANH_FORMS = {  # form: (label, derivative from the context)
+    "pre": ("1 − x² of the pre-activation / of c itself", lambda c: 1 - c["x"] ** 2),
+    "h": ("1 − h² (h instead of tanh of its argument)", lambda c: 1 - c["h"] ** 2),
+    "twice": ("1 − tanh(tanh x)²  (tanh applied twice)", lambda c: 1 - np.tanh(c["y"]) ** 2),
+    "nosq": ("1 − tanh x  (square missing)", lambda c: 1 - c["y"]),
+    "sigform": ("y(1 − y)  (the sigmoid's formula)", lambda c: c["y"] * (1 - c["y"])),
+    "h_prev": ("1 − h_{t−1}²  (previous state)", lambda c: 1 - c["h_prev"] ** 2),
+    "nobias": ("1 − tanh²(a − b)  (pre-activation recomputed without b)",
+               lambda c: 1 - np.tanh(c["x_nobias"]) ** 2),
+}
+
+
+def _tanh_hook(sites, form):
+    fn = _TANH_FORMS[form][1]
+    return lambda v, c: fn(c) if c["site"] in sites else v
+
+
+def _tanh(model, T, upstream):
+    m = "tanh-derivative-of-wrong-quantity"
     if model == "rnn":
-        out += [
-            _v("recurrent-weight-not-transposed", "dh_prev = V @ da", vnot_t=True),
-            _v("tanh-derivative-of-wrong-quantity", "1 − a²  (pre-activation)", tanh="a"),
-            _v("tanh-derivative-of-wrong-quantity", "1 − tanh(h)²  (tanh applied twice)", tanh="tanh_h"),
-            _v("tanh-derivative-of-wrong-quantity", "1 − h  (square missing)", tanh="1-h"),
-            _v("tanh-derivative-of-wrong-quantity", "1 − h_{t−1}²  (previous state)", tanh="h_prev"),
-            _v("tanh-derivative-of-wrong-quantity", "h(1 − h)  (the sigmoid's formula)", tanh="sigform"),
-            _v("tanh-derivative-of-wrong-quantity", "1 − tanh²(a − b)  (pre-activation recomputed without b)",
-               tanh="nobias"),
-        ]
-    if model == "lstm":
-        for site in ("c", "g", "all"):
-            for form, label in (("pre", "1 − x² of the pre-activation / of c itself"),
-                                ("h", "1 − h² (h instead of tanh c)"),
-                                ("twice", "1 − tanh(tanh x)²"), ("nosq", "1 − tanh x (square missing)"),
-                                ("sigform", "y(1 − y) (the sigmoid's formula)")):
-                if form == "h" and site == "g":
-                    continue
-                out.append(_v("tanh-derivative-of-wrong-quantity", f"{label} at {site}", tanh_site=site,
-                              tanh=form))
-        for gate in ("i", "f", "q", "all"):
-            for form, label in (("pre", "s(1 − s) of the pre-activation"), ("tanh", "1 − σ²"),
-                                ("twice", "σ(σ)(1 − σ(σ))"), ("none", "σ' left out"),
-                                ("1-s", "(1 − σ) only"), ("s", "σ only")):
-                out.append(_v("sigmoid-derivative-of-wrong-quantity", f"{label} in gate {gate}", sig_gate=gate,
-                              sig=form))
-        out += [
-            _v("dc-not-carried", "dc = dh ⊙ q ⊙ (1 − tanh² c)  (dc_next dropped)", dc="not_carried"),
-            _v("dc-not-carried", "dc_next dropped, dc_last kept at the last step", dc="not_carried_keep_last"),
-            _v("dc-missing-forget-factor", "dc_prev = dc", dc="no_f"),
-            _v("dh-to-dc-path-missing", "dc = dc_next", dc="no_h_path"),
-            _v("off-by-one-h-prev", "df = dc ⊙ c_t  (c_t instead of c_{t−1})", cprev="current"),
-        ]
-        names = ("i", "f", "q", "g")
-        for perm in itertools.permutations(range(4)):
-            if perm == (0, 1, 2, 3):
+        return [_v(m, _TANH_FORMS[f][0], "tanh'", _tanh_hook(("h",), f))
+                for f in ("pre", "twice", "nosq", "h_prev", "sigform", "nobias")]
+    sites = {"c": ("c",), "g": ("g",), "all": ("c", "g")} if model in LSTMS else {"g": ("g",)}
+    out = []
+    for site, where in sites.items():
+        for form in ("pre", "h", "twice", "nosq", "sigform"):
+            if form == "h" and site == "g" and model in LSTMS:
                 continue
-            order = ",".join(names[p] for p in perm)
-            out.append(_v("gate-order", f"gates read as {order} in forward and backward", perm=perm))
-            out.append(_v("gate-order", f"gradient blocks packed {order} in backward only", perm_back=perm))
-    for tau in (0.5, 1.0, 2.0, 5.0, 10.0):
-        out.append(_v("clipping-in-backward", f"dh_next clipped to ±{tau:g} at every step", clip_next=tau))
-    for k in range(2, T):
-        out.append(_v("truncated-bptt", f"each loss term goes back at most {k} steps", trunc=k))
-        out.append(_v("truncated-bptt", f"backward loop over the last {k} steps only", window=k))
-        out.append(_v("truncated-bptt", f"dh_next reset every {k} steps", block=k))
-    if upstream:
-        out += [
-            _v("mutates-upstream-gradient", "dh[t] += dh_next  on the caller's array", mut="add"),
-        ]
-        if model == "rnn":
-            out.append(_v("mutates-upstream-gradient", "dh[t] *= tanh'  on the caller's array", mut="mul"))
-            out.append(_v("mutates-upstream-gradient", "dh[t] += dh_next; dh[t] *= tanh'  on the caller's array",
-                          mut="addmul"))
-        if model == "lstm":
-            out.append(_v("mutates-upstream-gradient", "dnext_c += …  on the caller's array", mut="dc"))
+            out.append(_v(m, f"{_TANH_FORMS[form][0]} at {site}", "tanh'", _tanh_hook(where, form)))
     return out
 
 
-# ------------------------------------------------------------------------------------------ engine
+_SIGMA_FORMS = {
+    "pre": ("s(1 − s) of the pre-activation", lambda c: c["x"] * (1 - c["x"])),
+    "tanh": ("1 − σ²", lambda c: 1 - c["s"] ** 2),
+    "twice": ("σ(σ)(1 − σ(σ))", lambda c: sigmoid(c["s"]) * (1 - sigmoid(c["s"]))),
+    "none": ("σ' left out", lambda c: np.ones_like(c["s"])),
+    "1-s": ("(1 − σ) only", lambda c: 1 - c["s"]),
+    "s": ("σ only", lambda c: c["s"]),
+}
 
-def run(model: str, params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray | None = None,
-        targets: np.ndarray | None = None, dhs: np.ndarray | None = None, dc_last: np.ndarray | None = None,
-        variant: Variant | None = None) -> dict:
-    """Forward and backward of the Elman RNN or the LSTM, with an optional mistake.
+
+def _sigma(model, T, upstream):
+    gates = ("i", "f", "q") if model in LSTMS else ("r", "u") if model in GRUS else ()
+    out = []
+    for gate in gates + (("all",) if gates else ()):
+        where = gates if gate == "all" else (gate,)
+        for form, (label, fn) in _SIGMA_FORMS.items():
+            out.append(_v("sigmoid-derivative-of-wrong-quantity", f"{label} in gate {gate}",
+                          "σ'", (lambda v, c, where=where, fn=fn: fn(c) if c["gate"] in where else v)))
+    return out
+
+
+def _lstm_only(builder):
+    return lambda model, T, upstream: builder() if model in LSTMS else []
+
+
+def _dc_not_carried():
+    m = "dc-not-carried"
+    return [_v(m, "dc = dh ⊙ q ⊙ (1 − tanh² c)  (dc_next dropped)", "dc", lambda v, c: c["from_h"] + c["peep"]),
+            _v(m, "dc_next dropped, dc_last kept at the last step",
+               "dc", lambda v, c: c["from_h"] + c["peep"] + (c["dc_next"] if c["t"] == c["T"] - 1 else 0))]
+
+
+def _dh_to_dc(model, T, upstream):
+    if model not in LSTMS:
+        return []
+    m = "dh-to-dc-path-missing"
+    out = [_v(m, "dc = dc_next", "dc", lambda v, c: c["dc_next"] + c["peep"])]
+    if model == "lstm-peephole":
+        out.append(_v(m, "dc = dc_next  (the peephole term p_q ⊙ δq dropped too)", "dc", lambda v, c: c["dc_next"]))
+    return out
+
+
+def _gate_order(model, T, upstream):
+    if model not in LSTMS:
+        return []
+    names, out = ("i", "f", "q", "g"), []
+    for perm in itertools.permutations(range(4)):
+        if perm == (0, 1, 2, 3):
+            continue
+        order = ",".join(names[p] for p in perm)
+        out.append(_v("gate-order", f"gates read as {order} in forward and backward",
+                      "gate blocks", lambda v, c, perm=perm: perm))
+        out.append(_v("gate-order", f"gradient blocks packed {order} in backward only",
+                      "pack", lambda v, c, perm=perm: perm))
+    return out
+
+
+def _clip_next(model, T, upstream):
+    return [_v("clipping-in-backward", f"dh_next clipped to ±{tau:g} at every step",
+               "carry-out", lambda v, c, tau=tau: np.clip(v, -tau, tau)) for tau in (0.5, 1.0, 2.0, 5.0, 10.0)]
+
+
+def _truncated(model, T, upstream):
+    m, out = "truncated-bptt", []
+    for k in range(2, T):
+        out.append(_v(m, f"each loss term goes back at most {k} steps", "schedule", lambda v, c, k=k: [
+            Sweep(tuple(range(t, max(t - k, -1), -1)), term=t, to_h0=t - k < 0) for t in range(c["T"])]))
+        out.append(_v(m, f"backward loop over the last {k} steps only", "schedule", lambda v, c, k=k: [
+            Sweep(tuple(range(c["T"] - 1, max(c["T"] - k, 0) - 1, -1)))]))
+        out.append(_v(m, f"dh_next reset every {k} steps", "carry-in", lambda v, c, k=k: (
+            (np.zeros_like(v[0]), np.zeros_like(v[0])) if (c["T"] - 1 - c["t"]) % k == 0 and c["t"] != c["T"] - 1
+            else v)))
+    return out
+
+
+def _written_back(dh_of):
+    """An 'inputs after' hook writing dh_of(step t's ∂L/∂h_t, t, context) into the caller's dhs."""
+    def hook(value, c):
+        dhs, dcl = value
+        if dhs is None:
+            return value
+        dhs = dhs.copy()
+        for t, dh in enumerate(c["dh"]):
+            if dh is not None:
+                dhs[t] = dh_of(dh, t, c)
+        return dhs, dcl
+    return hook
+
+
+def _dc_written_back(value, c):
+    dhs, dcl = value
+    if dcl is None:
+        return value
+    last = c["caches"][-1]  # dnext_c += dnext_h ⊙ q ⊙ (1 − tanh² c) at the last step
+    return dhs, dcl + c["up"][-1] * last["q"] * (1 - np.tanh(last["c"]) ** 2)
+
+
+def _mutates_upstream(model, T, upstream):
+    if not upstream:
+        return []
+    m = "mutates-upstream-gradient"
+    out = [_v(m, "dh[t] += dh_next  on the caller's array", "inputs after", _written_back(lambda dh, t, c: dh))]
+    if model == "rnn":
+        out.append(_v(m, "dh[t] *= tanh'  on the caller's array", "inputs after", _written_back(
+            lambda dh, t, c: c["up"][t] * (1 - c["hs"][t] ** 2))))
+        out.append(_v(m, "dh[t] += dh_next; dh[t] *= tanh'  on the caller's array", "inputs after", _written_back(
+            lambda dh, t, c: dh * (1 - c["hs"][t] ** 2))))
+    if model in LSTMS:
+        out.append(_v(m, "dnext_c += …  on the caller's array", "inputs after", _dc_written_back))
+    return out
+
+
+def _sign(model, T, upstream):
+    return [_v("sign-flipped", "every gradient × −1", "outputs", lambda v, c: {k: -g for k, g in v.items()})]
+
+
+# ------------------------------------------------------------------------------------------ the entries
+
+REGISTRY: dict[str, Mistake] = {m.id: m for m in [
+    Mistake("dh-next-not-added", "the gradient arriving from step t+1 (dh_next) is not added to ∂L/∂h_t",
+            "∂L/∂h_t = ∂E_t/∂h_t + (∂h_{t+1}/∂h_t)ᵀ ∂L/∂h_{t+1}", "engine: step 'dh' (dropped, or replaces "
+            "the upstream)", _dh_next),
+    Mistake("weight-grads-not-summed", "weight gradients are assigned at each step instead of summed over time",
+            "∂L/∂θ = Σ_t ∂L/∂θ|_t", "engine: 'summed steps' (first or last step only), 'loss terms' (∂E_T only)",
+            _not_summed),
+    Mistake("tanh-derivative-of-wrong-quantity", "tanh' evaluated on the wrong quantity (1 − a² or 1 − h² of "
+            "the wrong variable instead of 1 − tanh²(a))", "tanh'(x) = 1 − tanh²(x) (h_t, c_t, g_t)",
+            "engine: step \"tanh'\" per site", _tanh),
+    Mistake("sigmoid-derivative-of-wrong-quantity", "σ' evaluated on the wrong quantity (a(1 − a) of the "
+            "pre-activation, or 1 − σ²) in a gate", "σ'(x) = σ(x)(1 − σ(x)) (gates)",
+            "engine: step \"σ'\" per gate", _sigma),
+    Mistake("transposed-weight-gradient", "a weight gradient is the transpose of the right one (δ hᵀ vs h δᵀ)",
+            "∂L/∂V = Σ_t δ_t h_{t−1}ᵀ", "post hoc: the student's array equals the reference transposed",
+            posthoc=posthoc.transposed),
+    Mistake("recurrent-weight-not-transposed", "∂L/∂h_{t−1} computed with V δ instead of Vᵀ δ",
+            "∂L/∂h_{t−1} = Vᵀ δ_t", "engine: step 'Vᵀδ'", _not_transposed),
+    Mistake("gate-order", "the LSTM gate blocks are taken in another order than i, f, o(q), g",
+            "the gate blocks of the stacked U, V, b", "engine: 'gate blocks' (forward and backward) or 'pack' "
+            "(backward only); post hoc: blocks or per-gate outputs swapped", _gate_order, posthoc.gate_swaps),
+    Mistake("dc-not-carried", "the cell-state gradient from step t+1 (dc_next) is not carried into step t",
+            "∂L/∂c_t = ∂L/∂c_{t+1} ⊙ f_{t+1} + ∂L/∂h_t ⊙ q_t ⊙ tanh'(c_t)", "engine: step 'dc'",
+            _lstm_only(_dc_not_carried)),
+    Mistake("dc-missing-forget-factor", "dc_{t−1} = dc_t instead of dc_t ⊙ f_t", "∂c_t/∂c_{t−1} = f_t",
+            "engine: step 'dc_prev'", _lstm_only(lambda: [
+                _v("dc-missing-forget-factor", "dc_prev = dc", "dc_prev", lambda v, c: c["dc"] + c["rest"])])),
+    Mistake("dh-to-dc-path-missing", "the path h_t → c_t (dh ⊙ q ⊙ (1 − tanh² c)) is missing from dc_t",
+            "∂L/∂c_t ∋ ∂L/∂h_t ⊙ q_t ⊙ tanh'(c_t)", "engine: step 'dc'", _dh_to_dc),
+    Mistake("truncated-bptt", "gradients are propagated back only a few steps (truncated BPTT)",
+            "the sum over all earlier steps k ≤ t", "engine: 'schedule' (per loss term, last k steps) or "
+            "'carry-in' (reset every k steps)", _truncated),
+    Mistake("mean-instead-of-sum", "the loss or a gradient is averaged (over time or batch) instead of summed",
+            "E = Σ_t Σ_b E_t,b", "post hoc: the reference divided by T, B or T·B", posthoc=posthoc.mean),
+    Mistake("off-by-one-h-prev", "h_t (or the wrong step's state) used where h_{t−1} belongs",
+            "∂L/∂V = Σ_t δ_t h_{t−1}ᵀ (LSTM: ∂L/∂f_t = ∂L/∂c_t ⊙ c_{t−1})", "engine: 'h_prev', 'c_prev'",
+            _off_by_one),
+    Mistake("mutates-upstream-gradient", "the upstream gradient passed in is modified in place",
+            "the caller's ∂L/∂h (and ∂L/∂c_T)", "engine: 'inputs after' (what the caller's array holds)",
+            _mutates_upstream),
+    Mistake("mutates-input", "an input array (x, h0, a weight) is modified in place",
+            "the caller's inputs", "observed: the sandbox compares every argument before and after the call"),
+    Mistake("clipping-in-backward", "gradients are clipped inside the backward pass",
+            "none (clipping belongs to the update, after the gradient)", "engine: 'carry-out' (dh_next clipped "
+            "at every step); post hoc: elementwise clip, rescaling to a round norm", _clip_next, posthoc.clipped),
+    Mistake("sign-flipped", "a gradient has the opposite sign (−1 × the reference): o − ô instead of ô − o, "
+            "or the descent step's minus sign folded into the gradient", "∂L/∂θ itself",
+            "engine: 'outputs' (every gradient × −1); post hoc: one output × −1", _sign, posthoc.sign_flipped),
+]}
+
+MISTAKES = {m.id: m.description for m in REGISTRY.values()}
+
+
+def variants(model: str, T: int, upstream: bool) -> list[Variant]:
+    """Every engine variant for ``model`` on sequences of length T.
 
     Args:
-        model: "rnn" or "lstm".
-        params: reference names and shapes (docs/models.md); biases and W, c may be absent.
-        xs: (T, D, B); h0, c0: (H, B).
-        targets: (T, B) class ids: the loss E = Σ −log ô_t[o_t] is the upstream (needs W).
-        dhs: (T, H, B) upstream ∂L/∂h_t instead of a loss; dc_last (H, B): ∂L/∂c_T.
-        variant: the mistake to make (None: correct).
-
-    Returns:
-        "hs" (T, H, B), "cs" (LSTM), "E" (with targets), every parameter gradient under its own name,
-        "xs", "h0", "c0" (LSTM), and "dhs_after"/"dc_last_after": the upstream arrays after the call.
+        upstream: the test passes an upstream gradient in (adds the in-place variants).
     """
-    opts = dict(variant.opts) if variant else {}
-    T, D, B = xs.shape
-    H = h0.shape[0]
-    lstm = model == "lstm"
-    names = ("i", "f", "q", "g")
-    if lstm:
-        Ux = np.concatenate([params[f"U_{g}"] for g in names])
-        Vh = np.concatenate([params[f"V_{g}"] for g in names])
-        bb = np.concatenate([params[f"b_{g}"] for g in names]) if "b_i" in params else np.zeros((4 * H, 1))
-    else:
-        Ux, Vh = params["U"], params["V"]
-        bb = params.get("b", np.zeros((H, 1)))
-    perm = opts.get("perm", (0, 1, 2, 3))
-    blocks = [slice(p * H, (p + 1) * H) for p in perm]  # block of gate k (i, f, q, g) in the stacked rows
+    if model not in CELLS:
+        return []
+    return [v for m in REGISTRY.values() if m.variants for v in m.variants(model, T, upstream)]
 
-    # ---- forward
-    hs, cs, A, G = np.zeros((T, H, B)), np.zeros((T, H, B)), [], []
-    h, c = h0, (c0 if c0 is not None else np.zeros((H, B)))
-    for t in range(T):
-        a = Ux @ xs[t] + Vh @ h + bb
-        A.append(a)
-        if lstm:
-            i, f, q = (sigmoid(a[blocks[k]]) for k in range(3))
-            g = np.tanh(a[blocks[3]])
-            G.append((i, f, q, g))
-            c = f * c + i * g
-            h = q * np.tanh(c)
-            cs[t] = c
-        else:
-            h = np.tanh(a)
-        hs[t] = h
-    out = {"hs": hs}
-    if lstm:
-        out["cs"] = cs
-    dhs_in = None if dhs is None else dhs.copy()
-    if targets is not None:
-        W, cc = params["W"], params.get("c", np.zeros((params["W"].shape[0], 1)))
-        z = W @ hs + cc  # (T, K, B)
-        z = z - z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        onehot = np.zeros_like(z)
-        np.put_along_axis(onehot, targets[:, None, :], 1.0, axis=1)
-        out["E"] = np.array(-(logp * onehot).sum())
-        dz = np.exp(logp) - onehot
-        if opts.get("terms") == "last":  # only ∂E_T/∂θ: the sum over the loss terms forgotten
-            dz[:-1] = 0.0
-        out["W"] = np.einsum("tkb,thb->kh", dz, hs)
-        if "c" in params:
-            out["c"] = dz.sum(axis=(0, 2))[:, None]
-        up = np.einsum("kh,tkb->thb", W, dz)
-    else:
-        up = dhs.copy() if dhs is not None else np.zeros((T, H, B))
-        if opts.get("terms") == "last":
-            up[:-1] = 0.0
-    dlast = dc_last.copy() if dc_last is not None else np.zeros((H, B))
-    hprev = [h0] + [hs[t] for t in range(T - 1)]
-    cprev = [c0 if c0 is not None else np.zeros((H, B))] + [cs[t] for t in range(T - 1)]
 
-    def h_before(t):
-        kind = opts.get("hprev")
-        if kind == "current":
-            return hs[t]
-        if kind == "wrap" and t == 0:
-            return hs[T - 1]
-        if kind == "two":
-            return hprev[t - 1] if t >= 1 else h0
-        return hprev[t]
-
-    def step(t, dh, dc):
-        """One step back: (∂L/∂a_t stacked, ∂L/∂h_{t−1}, ∂L/∂c_{t−1})."""
-        if not lstm:
-            form = opts.get("tanh")
-            h_t = hs[t]
-            deriv = {"a": 1 - A[t] ** 2, "tanh_h": 1 - np.tanh(h_t) ** 2, "1-h": 1 - h_t,
-                     "h_prev": 1 - hprev[t] ** 2, "sigform": h_t * (1 - h_t),
-                     "nobias": 1 - np.tanh(A[t] - bb) ** 2}.get(form, 1 - h_t ** 2)
-            da = dh * deriv
-            dprev = (Vh @ da) if opts.get("vnot_t") else Vh.T @ da
-            return da, dprev, None
-        i, f, q, g = G[t]
-        a = A[t]
-        tc = np.tanh(cs[t])
-        site, form = opts.get("tanh_site"), opts.get("tanh")
-
-        def tanh_deriv(y, x, here):  # y = tanh(x)
-            if site not in (here, "all"):
-                return 1 - y ** 2
-            return {"pre": 1 - x ** 2, "h": 1 - hs[t] ** 2, "twice": 1 - np.tanh(y) ** 2,
-                    "nosq": 1 - y, "sigform": y * (1 - y)}.get(form, 1 - y ** 2)
-
-        mode = opts.get("dc")
-        from_h = dh * q * tanh_deriv(tc, cs[t], "c")
-        if mode == "no_h_path":
-            dct = dc
-        elif mode == "not_carried":
-            dct = from_h
-        elif mode == "not_carried_keep_last":
-            dct = from_h + (dc if t == T - 1 else 0)
-        else:
-            dct = from_h + dc
-        c_before = cs[t] if opts.get("cprev") == "current" else cprev[t]
-        d_gate = {"i": dct * g, "f": dct * c_before, "q": dh * tc, "g": dct * i}
-        sg, sform = opts.get("sig_gate"), opts.get("sig")
-
-        def sig_deriv(s, x, name):
-            if sg not in (name, "all"):
-                return s * (1 - s)
-            return {"pre": x * (1 - x), "tanh": 1 - s ** 2, "twice": sigmoid(s) * (1 - sigmoid(s)),
-                    "none": np.ones_like(s), "1-s": 1 - s, "s": s}.get(sform, s * (1 - s))
-
-        # a student who packs the gradient blocks in another order uses that packing everywhere after
-        da = np.zeros((4 * H, B))
-        back = opts.get("perm_back", perm)
-        back_blocks = [slice(p * H, (p + 1) * H) for p in back]
-        for k, (name, s) in enumerate(zip(("i", "f", "q"), (i, f, q))):
-            da[back_blocks[k]] = d_gate[name] * sig_deriv(s, a[blocks[k]], name)
-        da[back_blocks[3]] = d_gate["g"] * tanh_deriv(g, a[blocks[3]], "g")
-        dprev = Vh.T @ da
-        dc_prev = dct if mode == "no_f" else dct * f
-        return da, dprev, dc_prev
-
-    # ---- backward
-    das = [np.zeros((Ux.shape[0], B)) for _ in range(T)]
-    dx = np.zeros_like(xs)
-    dh0, dc0 = np.zeros((H, B)), np.zeros((H, B))
-    trunc, window, block = opts.get("trunc"), opts.get("window"), opts.get("block")
-    if trunc:
-        for t_in in range(T):  # each E_t (or upstream dh_t) travels back at most `trunc` steps
-            dh, dc = up[t_in], (dlast if t_in == T - 1 else np.zeros((H, B)))
-            for t in range(t_in, max(t_in - trunc, -1), -1):
-                da, dh, dc = step(t, dh, dc if lstm else None)
-                das[t] = das[t] + da
-            if t_in - trunc < 0:
-                dh0 += dh
-                if lstm:
-                    dc0 += dc
-    else:
-        dh_next, dc_next = np.zeros((H, B)), dlast
-        first = max(T - window, 0) if window else 0
-        for t in range(T - 1, first - 1, -1):
-            if block and (T - 1 - t) % block == 0 and t != T - 1:
-                dh_next = np.zeros((H, B))
-                dc_next = np.zeros((H, B))
-            mode = opts.get("dhnext")
-            if mode == "drop":
-                dh = up[t]
-            elif mode == "replace":
-                dh = up[t] if t == T - 1 else dh_next
-            else:
-                dh = up[t] + dh_next
-            mut = opts.get("mut")
-            if dhs_in is not None and mut in ("add", "mul", "addmul"):
-                deriv = 1 - hs[t] ** 2 if not lstm else 1.0
-                dhs_in[t] = {"add": up[t] + dh_next, "mul": up[t] * deriv,
-                             "addmul": (up[t] + dh_next) * deriv}[mut]
-            da, dh_next, dc_next = step(t, dh, dc_next if lstm else None)
-            if opts.get("clip_next"):
-                dh_next = np.clip(dh_next, -opts["clip_next"], opts["clip_next"])
-            das[t] = da
-        dh0 = dh_next
-        if lstm:
-            dc0 = dc_next
-    if opts.get("mut") == "dc" and dc_last is not None and lstm:
-        from_h = (up[T - 1] + 0) * G[T - 1][2] * (1 - np.tanh(cs[T - 1]) ** 2)
-        out["dc_last_after"] = dc_last + from_h
-    for t in range(T):
-        dx[t] = Ux.T @ das[t]
-
-    # ---- parameter gradients: Σ_t (or one step only)
-    notsum = opts.get("notsum")
-    steps = {"first": [0], "last": [T - 1]}.get(notsum, range(T))
-    dU = sum(das[t] @ xs[t].T for t in steps)
-    dV = sum(das[t] @ h_before(t).T for t in steps)
-    db = sum(das[t].sum(axis=1, keepdims=True) for t in steps)
-    if notsum == "first" and "W" in out:
-        out["W"] = dz[0] @ hs[0].T
-        if "c" in out:
-            out["c"] = dz[0].sum(axis=1, keepdims=True)
-    elif notsum == "last" and "W" in out:
-        out["W"] = dz[T - 1] @ hs[T - 1].T
-        if "c" in out:
-            out["c"] = dz[T - 1].sum(axis=1, keepdims=True)
-    if lstm:
-        for k, name in enumerate(names):
-            rows = slice(k * H, (k + 1) * H)
-            out[f"U_{name}"], out[f"V_{name}"] = dU[rows], dV[rows]
-            if "b_i" in params:
-                out[f"b_{name}"] = db[rows]
-        out["c0"] = dc0
-    else:
-        out["U"], out["V"] = dU, dV
-        if "b" in params:
-            out["b"] = db
-    out["xs"], out["h0"] = dx, dh0
-    if dhs is not None:
-        out["dhs_after"] = dhs_in
-    if dc_last is not None and "dc_last_after" not in out:
-        out["dc_last_after"] = dc_last.copy()
-    return out
+engine_variants = variants  # the name diagnose and older callers use

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -28,16 +29,37 @@ class Point:
                      self.targets, {k: v.astype(dtype) for k, v in self.state0.items()})
 
 
-def random_point(model, D: int, H: int, K: int, T: int, B: int, dtype=np.float64, seed: int = 0) -> Point:
+def model_dims(model) -> tuple[str, ...]:
+    """The dimension names a model's ``init_params`` takes, in order: ("D", "H", "K") for the built-in
+    models, ("D", "H", "S", "K") for a generated cell declaring ``dims D H S K``."""
+    return tuple(n for n in inspect.signature(model.init_params).parameters if n not in ("rng", "dtype"))
+
+
+def point_sizes(model, D: int, H: int, K: int, extra: Mapping[str, int] | None = None) -> dict[str, int]:
+    """The size of every dimension of ``model``: D, H, K where it has them, ``extra`` by name, and any
+    other dimension H + 1 (different from H, so that a transposed block cannot pass unnoticed)."""
+    given = {"D": D, "H": H, "K": K, **(extra or {})}
+    return {d: given.get(d, H + 1) for d in model_dims(model)}
+
+
+def random_point(model, D: int, H: int, K: int, T: int, B: int, dtype=np.float64, seed: int = 0,
+                 dims: Mapping[str, int] | None = None) -> Point:
     """Parameters from ``model.init_params``, xs ~ N(0, 1), uniform targets, initial states ~ N(0, 0.5²).
 
-    Initial states are random rather than zero so that their gradients are exercised too.
+    Initial states are random rather than zero so that their gradients are exercised too. A model whose
+    dimensions are not exactly D H K (a generated cell with ``dims D H S K``, or ``dims D K``) gets its
+    sizes from :func:`point_sizes` (``dims`` names the others); its input and class dimensions are the
+    module's ``INPUT_DIM`` and ``CLASS_DIM``.
     """
     rng = np.random.default_rng(seed)
-    params = model.init_params(D, H, K, rng=rng, dtype=dtype)
-    xs = rng.standard_normal((T, D, B)).astype(dtype)
-    targets = rng.integers(0, K, size=(T, B))
-    state0 = {k: (0.5 * rng.standard_normal(s)).astype(dtype) for k, s in model.initial_state_shapes(H, K, B).items()}
+    sizes = point_sizes(model, D, H, K, dims)
+    params = model.init_params(**sizes, rng=rng, dtype=dtype)
+    n_in, n_classes = sizes[getattr(model, "INPUT_DIM", "D")], sizes[getattr(model, "CLASS_DIM", "K")]
+    xs = rng.standard_normal((T, n_in, B)).astype(dtype)
+    targets = rng.integers(0, n_classes, size=(T, B))
+    wanted = inspect.signature(model.initial_state_shapes).parameters
+    shapes = model.initial_state_shapes(**{k: v for k, v in {**sizes, "B": B}.items() if k in wanted})
+    state0 = {k: (0.5 * rng.standard_normal(s)).astype(dtype) for k, s in shapes.items()}
     return Point(params, xs, targets, state0)
 
 

@@ -20,3 +20,19 @@ def add_truncate_and_bias(p: argparse.ArgumentParser, truncate_help: str) -> Non
     p.add_argument("--truncate", type=positive_int, default=None, metavar="k", help=truncate_help)
     p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
                    help="include the biases b…, c (default); --no-bias gives the course's equations")
+
+
+def dim_size(text: str) -> tuple[str, int]:
+    """``NAME=N`` for --dim: the size of a dimension a cell file declares beyond D, H, K."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=N (a dimension of the cell and its size), got {text!r}")
+    return name, positive_int(value)
+
+
+def add_seed_and_dims(p: argparse.ArgumentParser, seed_help: str) -> None:
+    """--seed and --dim NAME=N, the same for `bptt codegen` and `bptt verify CELLFILE`."""
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--dim", type=dim_size, action="append", default=[], metavar="NAME=N",
+                   help="size of a dimension other than D, H, K declared by the cell file's dims line "
+                        "(repeatable; default: H + 1)")

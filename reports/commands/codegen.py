@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_truncate_and_bias
+from reports.commands._args import add_seed_and_dims, add_truncate_and_bias
 
 
 def add_parser(sub) -> None:
@@ -25,6 +25,7 @@ def add_parser(sub) -> None:
                    help="where to write the module (default: ./bptt_<cell>.py)")
     add_truncate_and_bias(p, "verify truncated BPTT with k steps (the module takes truncate= at run time)")
     p.add_argument("--unverified", action="store_true", help="write the code even if verification fails")
+    add_seed_and_dims(p, "added to the seeds of the verification's random points (default 0)")
     p.set_defaults(run=run)
 
 
@@ -45,9 +46,11 @@ def run(args) -> int:
         gen = generate(args.cell, bias=args.bias)
     except CellError as err:
         raise UsageError(str(err)) from None
-    result = verify_generated(gen, truncate=args.truncate)
+    result = verify_generated(gen, truncate=args.truncate, seed=args.seed, dims=dict(args.dim))
     console = Console(stderr=True)
     console.print(RunsSummaryView(result, title=f"generated {gen.name}: verification before writing"))
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False)
     if not result.hand_written:
         console.print(f"{gen.name}: no hand-written model exists for this cell; checked with the numerical "
                       "oracles only")

@@ -7,7 +7,7 @@ import json
 from rich.console import Console
 
 from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_truncate_and_bias, positive_int
+from reports.commands._args import add_truncate_and_bias, dim_size, positive_int
 
 
 def add_parser(sub) -> None:
@@ -26,8 +26,12 @@ def add_parser(sub) -> None:
         p.add_argument(f"--{size}", type=positive_int, default=default, help=f"{meaning} (default {default})")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     p.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
+    p.add_argument("--dim", type=dim_size, action="append", default=[], metavar="NAME=N",
+                   help="a cell file: size of a dimension other than D, H, K (repeatable; default H + 1)")
     add_truncate_and_bias(p, "truncated BPTT: each E_t sends its gradient back at most k steps")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    p.add_argument("--force", action="store_true",
+                   help="run even when the estimated memory or time is beyond the guard (exit 2 otherwise)")
     p.set_defaults(run=run)
 
 
@@ -40,6 +44,9 @@ def run(args) -> int:
         if args.model.endswith(".cell"):
             return _run_cell_file(args)
         raise UsageError(f"unknown model {args.model!r}; expected one of: {', '.join(models.names())}")
+    model = models.get(args.model, bias=args.bias)
+    _guard(args, model.param_shapes(D=args.D, H=args.H, K=args.K),
+           sum(r for r, _ in model.initial_state_shapes(args.H, args.K, 1).values()))
     from derive.codegen import generate
     from reports.codegen_verify import verify_generated
     from reports.verification import RunsSummaryView
@@ -49,7 +56,7 @@ def run(args) -> int:
                     seed=args.seed, truncate=args.truncate, bias=args.bias,
                     references={"generated": gen.module.loss_and_grads})
     # the generated code on its own: several sizes, float64 and float32, the directional test at a large size
-    suite = verify_generated(gen, truncate=args.truncate)
+    suite = verify_generated(gen, truncate=args.truncate, seed=args.seed)
     passed = result.passed and suite.passed
     if args.json:
         doc = result.as_dict()
@@ -75,15 +82,34 @@ def _run_cell_file(args) -> int:
         gen = generate(args.model, bias=args.bias)
     except CellError as err:
         raise UsageError(str(err)) from None
+    from numeric.gradcheck.verify import point_sizes
+
+    sizes = point_sizes(gen.module, args.D, args.H, args.K, dict(args.dim))
+    rows = {**sizes, "1": 1}
+    _guard(args, {k: (rows[r], rows[c]) for k, (r, c) in gen.module.PARAM_SHAPES.items()},
+           sum(rows[d] for d in gen.module.STATE_ROWS.values()))
     runs = [(args.dtype, (args.D, args.H, args.K, args.T, args.B), args.seed)]
     result = verify_generated(gen, truncate=args.truncate, runs=runs, large=None,
-                              oracles=("complex-step", "central", "richardson"))
+                              oracles=("complex-step", "central", "richardson"), dims=dict(args.dim))
     (run_,) = result.runs
     if args.json:
-        print(json.dumps({**run_.as_dict(), "hand_written": False}, indent=2))
+        print(json.dumps({**run_.as_dict(), "hand_written": False, "notes": result.notes}, indent=2))
     else:
         console = Console()
         console.print(f"{gen.name}: no hand-written model exists for this cell; its generated code is checked "
-                      "against the numerical oracles")
+                      "against the numerical oracles and its forward against the cell's SymPy program")
         console.print(VerificationView(run_))
+        for note in result.notes:
+            console.print(f"note: {note}", highlight=False)
     return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def _guard(args, param_shapes, state_rows) -> None:
+    """Refuse (exit 2, one line) a verification too large to finish, before allocating anything."""
+    from numeric.gradcheck.budget import verification_estimate
+
+    if args.force:
+        return
+    reason = verification_estimate(param_shapes, args.D, args.T, args.B, state_rows).refusal()
+    if reason:
+        raise UsageError(f"--T {args.T} --B {args.B}: {reason}; use smaller sizes or --force")

@@ -34,6 +34,11 @@ FAMILIES = {  # file: (convention, model, batch)
     "fam_course_lstm_v2.py": ("course", "lstm", 3),
     "fam_cs231n_rnn_v3.py": ("cs231n", "rnn", 3),
     "fam_minchar_v3.py": ("min-char-rnn", None, 3),
+    # batch 4: GRU (both forms) and peephole LSTM, written after the mutated backwards for these models were
+    # added (by their author, so not blind to the engine), measured before any change made for them
+    "fam_course_gru_v4.py": ("course", "gru", 4),
+    "fam_course_gru_after_v4.py": ("course", "gru-reset-after", 4),
+    "fam_course_lstm_peep_v4.py": ("course", "lstm-peephole", 4),
 }
 
 
