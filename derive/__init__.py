@@ -6,6 +6,7 @@ Public API (imported lazily, so ``import derive`` does not import SymPy):
 - :func:`adjoint_program` (``derive.program``): the per-step reverse-mode program for codegen.
 - :func:`derive` (``derive.derivation``): the numbered, step-by-step derivation.
 - :func:`certify` (``derive.certificate``): SymPy ``diff`` of the explicit loss vs the derivation.
+- :func:`lambdify` (``derive.lambdified``): in-memory ``loss``/``loss_and_grads`` by ``sympy.lambdify``.
 - :class:`CellError`: a bad cell file, with its line number.
 """
 
@@ -22,6 +23,7 @@ _LAZY = {
     "derive": ("derive.derivation", "derive"),
     "Derivation": ("derive.derivation", "Derivation"),
     "certify": ("derive.certificate", "certify"),
+    "lambdify": ("derive.lambdified", "lambdify"),
 }
 
 __all__ = ["CellError", *_LAZY]

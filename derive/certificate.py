@@ -242,17 +242,6 @@ def certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 4
             entries: int | None = 1, budget: float | None = BUDGET) -> Certificate:
     """Check the derivation of ``cell`` against SymPy ``diff`` of the explicit unrolled loss.
 
-    Stops with :class:`CertificateTimeout` (a clear message) after ``budget`` seconds (None: no limit).
-    Other arguments: see :func:`_certify`.
-    """
-    with _time_limit(budget, f"certificate of {cell.name}"):
-        return _certify(cell, steps, size, digits, seed, entries, budget)
-
-
-def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 40, seed: int = 0,
-            entries: int | None = 1, budget: float | None = None) -> Certificate:
-    """Check the derivation of ``cell`` against SymPy ``diff`` of the explicit unrolled loss.
-
     Args:
         cell: The parsed cell.
         steps: Time steps to unroll (default: 3 for single-state cells such as ``rnn``, 2 when
@@ -265,7 +254,17 @@ def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 
             all at once along a random rational direction u (d/dε E(θ + εu) = Σ u_ij ∂E/∂θ_ij).
             Each ``sympy.diff`` of the explicit loss costs ~0.05–0.3 s, so the default keeps
             ``--certify`` at a few seconds.
+        budget: Seconds before it stops with :class:`CertificateTimeout` and a clear message (None: no
+            limit); SIGALRM interrupts SymPy's work in the main thread, elsewhere entries are checked
+            between ``diff`` calls.
     """
+    with _time_limit(budget, f"certificate of {cell.name}"):
+        return _certify(cell, steps, size, digits, seed, entries, budget)
+
+
+def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 40, seed: int = 0,
+            entries: int | None = 1, budget: float | None = None) -> Certificate:
+    """:func:`certify` without the alarm (``budget`` is still checked between entries)."""
     start = time.perf_counter()
     prog = adjoint_program(cell)
     if steps is None:
@@ -292,11 +291,15 @@ def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 
     for s in cell.states:
         point[s.init] = sp.Matrix(rows_cols(s.shape)[0], 1, lambda i, j: rand())
     K = rows_cols(cell.target.shape)[0]
-    targets = [rng.randrange(K) for _ in range(steps)]
+    mse = cell.loss in ("mse", "linear")
+    if mse:  # real targets y_t: random rationals
+        targets = [sp.Matrix(K, 1, lambda i, j: rand()) for _ in range(steps)]
+    else:
+        targets = [rng.randrange(K) for _ in range(steps)]
     upstream = {s.name: sp.Matrix(rows_cols(s.shape)[0], 1, lambda i, j: rand()) for s in cell.states}
 
     def explicit_loss(values):
-        """E = Σ_t −log ô_t[target_t] (+ upstreamᵀ · last states), fully explicit."""
+        """E = Σ_t −log ô_t[target_t] (mse: Σ_t ½‖ŷ_t − y_t‖²) (+ upstreamᵀ · last states), fully explicit."""
         prev = {s.name: values[s.init] for s in cell.states}
         E = sp.Integer(0)
         for t in range(1, steps + 1):
@@ -306,7 +309,13 @@ def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 
                 env[s.name + PREV] = prev[s.name]
             for node in cell.nodes:
                 env[node.name] = _explicit(node.expr, env, rows_cols(cell.shape(node.name)))
-            E += -_log(env[cell.softmax][targets[t - 1]][0])
+            if cell.loss == "linear":  # E_t = g_tᵀ ŷ_t
+                E += sp.Add(*[v[0] * g for v, g in zip(env[cell.softmax], targets[t - 1])])
+            elif mse:  # E_t = ½ Σ_k (ŷ_tk − y_tk)²
+                E += sp.Rational(1, 2) * sp.Add(*[(v[0] - y) ** 2 for v, y in zip(env[cell.softmax],
+                                                                                 targets[t - 1])])
+            else:
+                E += -_log(env[cell.softmax][targets[t - 1]][0])
             prev = {s.name: env[s.name] for s in cell.states}
         for s in cell.states:  # an upstream adjoint entering the last states from outside
             E += sp.Add(*[g * v[0] for g, v in zip(upstream[s.name], prev[s.name])])
@@ -365,9 +374,12 @@ def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 
     for t in range(1, steps + 1):
         env = dict(params)
         env[cell.input.name] = mp(variables[f"x{t}"])
-        onehot = mpmath.zeros(K, 1)
-        onehot[targets[t - 1], 0] = 1
-        env[cell.target.name] = onehot
+        if mse:
+            env[cell.target.name] = mp(targets[t - 1])
+        else:
+            onehot = mpmath.zeros(K, 1)
+            onehot[targets[t - 1], 0] = 1
+            env[cell.target.name] = onehot
         for s in cell.states:
             env[s.name + PREV] = prev_num[s.name]
         for a in prog.forward:

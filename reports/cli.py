@@ -12,7 +12,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 # Sub-command modules under reports/commands/, in the order `bptt --help` lists them.
-COMMANDS = ["demo", "verify", "derive", "codegen", "check", "flow", "train", "report"]
+COMMANDS = ["demo", "verify", "derive", "codegen", "check", "autograder", "flow", "train", "report"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

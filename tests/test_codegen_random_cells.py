@@ -114,7 +114,11 @@ def cells(draw):
     head = ["cell random", "dims D H K", "input x : D", "target o : K", *[f"state {s} : H" for s in states]]
     out_state = draw(st.sampled_from(states))
     params = [f"param {p} : {s}" for p, s in b.params.items()] + ["param W : K x H"]
-    tail = [f"z = W @ {out_state}", "ohat = softmax(z)", "loss cross_entropy(ohat, o)"]
+    readout = draw(st.sampled_from(["plain", "skip", "nested", "bias"]))
+    z = {"plain": f"W @ {out_state}", "skip": f"W @ {out_state} + R @ x", "nested": f"W @ tanh({out_state})",
+         "bias": f"W @ {out_state} + c"}[readout]
+    params += {"skip": ["param R : K x D"], "bias": ["param c : K bias"]}.get(readout, [])
+    tail = [f"z = {z}", "ohat = softmax(z)", "loss cross_entropy(ohat, o)"]
     # a state nobody reads is fine for the grammar; every declared state is assigned above
     return "\n".join(head + params + lines + tail) + "\n"
 
@@ -140,7 +144,7 @@ def _check(text, truncate, seed):
         assert c.passed, (str(c), text)
 
 
-@settings(max_examples=40)
+@settings(max_examples=150)
 @given(text=cells(), truncate=st.sampled_from([None, 1, 2]), seed=st.integers(0, 2 ** 16))
 def test_random_cells_generate_correct_code(text, truncate, seed):
     _check(text, truncate, seed)
@@ -154,7 +158,7 @@ def test_the_grammar_reaches_every_feature():
     @settings(max_examples=60, database=None)
     @given(text=cells())
     def collect(text):
-        body = text.split("param W : K x H\n")[1]
+        body = text.split("param W : K x H\n")[1].split("z = ")[0]
         for fn in FUNCTIONS:
             if f"{fn}(" in body:
                 seen.add(fn)

@@ -169,3 +169,16 @@ def test_reserved_names_documented():
     assert "reserved" in text.lower()
     for name in ["E", "o", "t", "k", "j", "T", "delta", "x"]:
         assert f"`{name}`" in text
+
+
+@pytest.mark.parametrize("change, message", [
+    (("a = U @ x + V @ h_prev + b", "zs = U @ x + V @ h_prev + b"), "collides with the all-steps array"),
+    (("param b : H bias", "param h0 : H bias"), "is the initial value of state 'h'"),
+])
+def test_names_the_generated_code_derives_are_refused(tmp_path, change, message):
+    """Found by trying names against the generated code: a quantity 'zs' beside z, a parameter 'h0'."""
+    text = CASES["elman-control"][0].replace("h = tanh(U @ x + V @ h_prev + b)", "a = U @ x + V @ h_prev + b\nh = tanh(a)")
+    text = text.replace(*change).replace("tanh(a)", "tanh(zs)" if "zs" in change[1] else "tanh(a)")
+    text = text.replace("+ b\n", "+ h0\n") if "h0" in change[1] else text
+    with pytest.raises(CellError, match=message):
+        load_cell(cell_file(tmp_path, "names", text))

@@ -29,7 +29,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="check the derivation against SymPy diff of the explicit loss (small sizes)")
     p.add_argument("--certify-budget", metavar="SECONDS", type=float, default=None,
                    help="stop --certify after this many seconds with a message and exit 1 (default 120)")
+    p.add_argument("--force", action="store_true",
+                   help="derive even when the estimated output is beyond the guard (exit 2 otherwise)")
     p.add_argument("--no-bias", action="store_true", help="drop every parameter declared 'bias' (b…, c, b_gh)")
+    from reports.commands._args import add_bidirectional, add_layers
+
+    add_layers(p)
+    add_bidirectional(p)
     p.set_defaults(run=run)
     return p
 
@@ -46,8 +52,16 @@ def run(args) -> int:
 
     from derive import CellError, derive, load_cell
 
+    net = None
     try:
-        cell = load_cell(args.cell, bias=not args.no_bias)
+        cell = load_cell(args.cell, bias=not args.no_bias, layers=getattr(args, "layers", None))
+        if getattr(args, "bidirectional", False):
+            if getattr(args, "layers", None):
+                raise UsageError("--bidirectional with --layers: not supported (one or the other)")
+            from derive.bidirectional import bidirectional
+
+            net = bidirectional(args.cell, bias=not args.no_bias)
+            cell = net.direction  # --wrt and --certify: the direction cell (names without _fw/_bw)
     except CellError as err:
         raise UsageError(str(err)) from None
     if args.wrt:
@@ -56,7 +70,15 @@ def run(args) -> int:
             dropped = f" ({unknown[0]} is a bias, dropped by --no-bias)" if unknown[0] in cell.dropped else ""
             raise UsageError(f"--wrt {unknown[0]}: no such parameter in cell {cell.name}{dropped}; "
                              f"expected one of {', '.join(cell.param_names)}")
-    derivation = derive(cell, wrt=tuple(dict.fromkeys(args.wrt or ())), steps=args.steps, truncate=args.truncate)
+    wrt = tuple(dict.fromkeys(args.wrt or ()))
+    if not args.force:
+        _guard(cell, wrt, args)
+    if net is not None:
+        from derive.bidirectional import derivation as bidirectional_derivation
+
+        derivation = bidirectional_derivation(net, wrt=wrt or None, steps=args.steps, truncate=args.truncate)
+    else:
+        derivation = derive(cell, wrt=wrt, steps=args.steps, truncate=args.truncate)
     certificate, timed_out = None, None
     if args.certify:
         from derive.certificate import BUDGET, CertificateTimeout, certify
@@ -95,3 +117,25 @@ def run(args) -> int:
     if certificate is not None and not certificate.passed:
         return EXIT_FAILED
     return EXIT_OK
+
+
+#: refuse a derivation whose output would exceed this (--force proceeds)
+MAX_OUTPUT = 10 * 2 ** 20
+
+
+def _guard(cell, wrt, args) -> None:
+    """Refuse (exit 2, one line) a derivation too long to be useful, before writing any of it: the output
+    grows linearly with --steps, so two small derivations (8 and 16 steps) give its size per step."""
+    from derive import derive
+    from reports import derivation_json
+    from reports.cli import UsageError
+
+    if args.steps <= 16:
+        return
+    size = {T: len(derivation_json.dumps(derive(cell, wrt=wrt, steps=T, truncate=args.truncate))) for T in (8, 16)}
+    per_step = max((size[16] - size[8]) / 8, 1.0)
+    estimate = size[16] + per_step * (args.steps - 16)
+    if estimate > MAX_OUTPUT:
+        raise UsageError(f"--steps {args.steps}: the derivation would be ~{estimate / 2 ** 20:.0f} MB "
+                         f"(~{per_step / 1024:.1f} KB per step, limit {MAX_OUTPUT // 2 ** 20} MB); "
+                         f"use fewer steps or --force")
