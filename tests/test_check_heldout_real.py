@@ -133,9 +133,16 @@ def test_correct_cs231n_fixtures_are_correct_by_finite_differences(name):
 
 # --------------------------------------------------------------------------- a fast subset through the checker
 
-FAST_CORRECT = ["cs231n_namedtuple_hints.py", "cs231n_scipy_enum.py", "minchar_port_noclip.py",
-                "dlai_notebook_rnn.ipynb", "course_rnn_script.py", "course_rnn_notebook.ipynb",
-                "adapter_rnn_layer.py", "course_rnn_crlf_bom.py", "course_lstm_peephole.py"]
+# Correct submissions the checker still fails (measured on main at b0f940a), each with what it would need;
+# strict: when one starts passing, move it back among the others.
+KNOWN_FALSE_FAILURES = {
+    "minchar_class_port.py": "min-char-rnn finds lossFun only at module level, not as a method of a class "
+                             "(CharRNN.lossFun(self, …) with self.Wxh …)",
+    "minchar_loss_array.py": "--load defs skips the `try: xrange / except NameError: xrange = range` shim",
+}
+FAST_CORRECT = [name if name not in KNOWN_FALSE_FAILURES else
+                pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FALSE_FAILURES[name]))
+                for name in rm.CORRECT]   # all of them: ~0.2 s each
 FAST_MUTANTS = ["c-rnn-dh-next", "c-lstm-clip-dh-next", "m-dh-next", "d-gate-names-swapped", "d-c-prev-in-place",
                 "k-truncate-4", "a-clip-dh-next", "g-sign", "p-no-forget-factor",
                 "s-rnn-dWh-float16", "s-minchar-leaky-dhnext", "s-dlai-l2-left-in", "s-gru-leaky"]
@@ -143,7 +150,7 @@ FAST_MUTANTS = ["c-rnn-dh-next", "c-lstm-clip-dh-next", "m-dh-next", "d-gate-nam
 
 @pytest.fixture(scope="module")
 def fast_rows():
-    return {r["name"]: r for r in rm.measure(set(FAST_CORRECT) | set(FAST_MUTANTS))["rows"]}
+    return {r["name"]: r for r in rm.measure(set(rm.CORRECT) | set(FAST_MUTANTS))["rows"]}
 
 
 @pytest.mark.parametrize("name", FAST_CORRECT)
@@ -152,12 +159,23 @@ def test_correct_submission_passes(fast_rows, name):
     assert row["passed"], row.get("reason")
 
 
+# Planted mistakes whose top diagnosis is not the planted one (measured on main at b0f940a); strict as above.
+KNOWN_MISSES = {
+    "d-c-prev-in-place": "c_prev changed in place by lstm_cell_forward is a warning on the forward; the "
+                         "backward's numbers then read as off-by-one-h-prev (c_t for c_{t-1}), not mutates-input",
+}
+
+
 @pytest.mark.parametrize("name", FAST_MUTANTS)
-def test_planted_mistake_fails_and_is_named(fast_rows, name):
-    row = fast_rows[name]
-    assert not row["passed"], f"{name} passed although {MUTANTS[name].expect or 'a small mistake'} is planted"
-    if MUTANTS[name].expect:
-        assert row["top"] == MUTANTS[name].expect
+def test_planted_mistake_fails(fast_rows, name):
+    assert not fast_rows[name]["passed"], f"{name} passed although {MUTANTS[name].expect or 'a small mistake'} is planted"
+
+
+@pytest.mark.parametrize("name", [n if n not in KNOWN_MISSES else
+                                  pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[n]))
+                                  for n in FAST_MUTANTS if MUTANTS[n].expect])
+def test_top_diagnosis_names_the_planted_mistake(fast_rows, name):
+    assert fast_rows[name]["top"] == MUTANTS[name].expect
 
 
 def test_cli_json_and_unknown_case(capsys):

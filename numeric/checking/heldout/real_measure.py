@@ -385,6 +385,8 @@ def measure(only: set[str] | None = None) -> dict:
         passed = bool(report and report.passed)
         row = {"name": name, "kind": kind, "batch": run.batch, "convention": run.convention, "model": run.model,
                "seconds": round(seconds, 2), "passed": passed, "expect": expect}
+        if report is not None:
+            row["seed"] = report.seed   # the probes' secret seed of that run (check(..., seed=) replays it)
         if crash:
             row["reason"] = f"checker raised {crash[:300]}"
         elif not passed:
