@@ -11,6 +11,18 @@ Printed: correct files passed / total (false failures with the reason), mutants 
 diagnosis right / total, wall time per file. ``--json`` prints the numbers as JSON instead;
 ``--only NAME`` (repeatable) runs the named cases only; ``--speed`` times the command line instead (one
 cs231n file with RNN and LSTM parts; ``--batch`` of 20 on 2 processes).
+
+Measured (no fixture or mutant was changed after any run; batch 2 was written after run 1, batch 3 after
+run 2, each measured blind on its first run):
+
+| run | main | correct pass | mutants fail | top diagnosis right |
+|---|---|---|---|---|
+| 1 (batch 1 only) | e4d185b, before the grading policy | 16/21 | 56/57 | 49/51 |
+| 2, 3 (first runs of batches 2, 3) | e4d185b | batch 2: 3/5; batch 3: 1/1 | 17/17; 7/7 | 13/15; 7/7 |
+| final (three runs, three secret seeds, identical) | b0f940a | 25/27 | 81/81 (small 8/8) | 68/73 = 93.2 % |
+
+Final wall time 27 s for 108 checks in one process (median 0.18 s, max 0.73 s per file); ``--speed``:
+``bptt check`` of a cs231n file with RNN and LSTM parts 0.5–0.6 s, ``--batch`` of 20 on 2 processes 3.1 s.
 """
 
 from __future__ import annotations
