@@ -1,7 +1,7 @@
 """The ``bptt`` command: one sub-command per module in :data:`COMMANDS`.
 
 Each command module provides ``add_parser(subparsers)`` and ``run(args) -> int``.
-Exit codes (DEVELOPERS.md): 0 success, 1 a check failed, 2 unusable input.
+Exit codes (DEVELOPERS.md): 0 success, 1 a check failed, 2 unusable input, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -9,32 +9,29 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from importlib.metadata import PackageNotFoundError, version
+
+# Re-exported for code written against the old place; the commands import reports.exits.
+from reports.version import bptt_version
+from reports.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError  # noqa: F401
 
 # Sub-command modules under reports/commands/, in the order `bptt --help` lists them.
-COMMANDS = ["demo", "verify", "derive", "codegen", "check", "flow", "train", "report"]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+COMMANDS = ["demo", "list", "verify", "derive", "codegen", "check", "flow", "train", "report"]
 
 
-class UsageError(Exception):
-    """Unusable input (bad flag value, unreadable file): reported in one line, exit code 2."""
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``bptt CMD: error: …`` on stderr, exit 2 (no usage block)."""
 
-
-def _version() -> str:
-    try:
-        return version("bptt")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bptt",
         description="Derive, print, generate and verify the gradients of recurrent networks.",
     )
-    parser.add_argument("--version", action="version", version=f"bptt {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"bptt {bptt_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")  # sub-parsers are Parser too
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"reports.commands.{name}")
@@ -47,16 +44,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
+    from reports import interrupt
+    from reports.pipe import StripTrailingSpaces
+
+    interrupt.install()
+    real = sys.stdout, sys.stderr
+    # padding to the terminal's width has no place in a file or a pipe
+    if not sys.stdout.isatty():
+        sys.stdout = StripTrailingSpaces(sys.stdout)
+    if not sys.stderr.isatty():
+        sys.stderr = StripTrailingSpaces(sys.stderr)
+    command = "bptt"
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        command = f"bptt {args.command}"
         return args.run(args)
     except UsageError as err:
-        print(f"bptt {args.command}: error: {err}", file=sys.stderr)
+        print(f"{command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"\n{command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, StripTrailingSpaces):
+                try:
+                    stream.close()
+                except BrokenPipeError:  # `bptt … | head`: the reader left
+                    pass
+        sys.stdout, sys.stderr = real
 
 
 if __name__ == "__main__":

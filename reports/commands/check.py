@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sys
 
-from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
+from reports.commands._args import positive_float, positive_int
+from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -27,8 +28,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--adapter", default=None, help="the instructor's adapter file (--convention adapter)")
     p.add_argument("--json", dest="json_out", default=None, help="write the JSON report (batch: the summary)")
     p.add_argument("--gradescope", default=None, help="write Gradescope's results.json")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
-    p.add_argument("--budget", type=float, default=60.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per call (default 10)")
+    p.add_argument("--budget", type=positive_float, default=60.0, metavar="SECONDS",
                    help="total seconds for all of a submission's calls (default 60)")
     p.add_argument("--require-isolation", action="store_true",
                    help="refuse (exit 2) unless every OS isolation layer is available: separate user (as root), "
@@ -38,13 +39,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--load", choices=("defs", "module"), default=None,
                    help="module: run the file; defs: only its definitions, statement by statement "
                         "(default: the convention's; min-char-rnn: defs)")
-    p.add_argument("--memory", type=int, default=1024, help="memory limit of the submission in MB (default 1024)")
+    p.add_argument("--memory", type=positive_int, default=1024, help="memory limit of the submission in MB (default 1024)")
     p.add_argument("--allow-import", action="append", default=[], metavar="PKG",
                    help="let the submission import PKG (torch, jax, autograd, tensorflow, numeric, …)")
     p.add_argument("--no-numerical", action="store_true", help="skip the numerical-gradient column")
     p.add_argument("--batch", default=None, metavar="DIR", help="grade every .py file in DIR")
-    p.add_argument("--jobs", type=int, default=2, help="parallel processes for --batch (default 2)")
-    p.add_argument("--width", type=int, default=None, help=argparse_suppress())
+    p.add_argument("--jobs", type=positive_int, default=2, help="parallel processes for --batch (default 2)")
+    p.add_argument("--width", type=positive_int, default=None, help=argparse_suppress())
     p.set_defaults(run=run)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_seed_and_dims, add_truncate_and_bias
+from reports.version import bptt_version
+from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
+from reports.commands._args import add_seed_and_dims, add_truncate_and_bias, model_or_cell
 
 
 def add_parser(sub) -> None:
@@ -19,10 +20,10 @@ def add_parser(sub) -> None:
                     "differences, and write it. Code that fails verification is not written unless "
                     "--unverified. Exit 0 written, 1 verification failed, 2 unusable input.",
     )
-    p.add_argument("cell", metavar="MODEL|CELLFILE",
+    p.add_argument("cell", metavar="MODEL|CELLFILE", type=model_or_cell,
                    help="built-in cell (rnn, jordan, lstm, lstm-peephole, gru, gru-reset-after) or a .cell file")
     p.add_argument("-o", "--output", metavar="FILE", default=None,
-                   help="where to write the module (default: ./bptt_<cell>.py)")
+                   help="where to write the module (default: standard output)")
     add_truncate_and_bias(p, "verify truncated BPTT with k steps (the module takes truncate= at run time)")
     p.add_argument("--unverified", action="store_true", help="write the code even if verification fails")
     add_seed_and_dims(p, "added to the seeds of the verification's random points (default 0)")
@@ -38,8 +39,8 @@ def run(args) -> int:
     from reports.verification import RunsSummaryView
     from reports.verification import VerificationView
 
-    out = Path(args.output) if args.output else Path(f"bptt_{Path(args.cell).stem.replace('-', '_')}.py")
-    if out.is_dir() or not out.parent.exists():
+    out = Path(args.output) if args.output else None  # None: standard output
+    if out is not None and (out.is_dir() or not out.parent.exists()):
         raise UsageError(f"-o {out}: not a writable file path (the directory "
                          f"{'is the target' if out.is_dir() else 'does not exist'})")
     try:
@@ -55,14 +56,18 @@ def run(args) -> int:
         console.print(f"{gen.name}: no hand-written model exists for this cell; checked with the numerical "
                       "oracles only")
     if not result.passed and not args.unverified:
-        console.print(f"[bold red]verification failed: {out} not written[/] (--unverified writes it anyway)")
+        console.print(f"[bold red]verification failed: {out or 'the module'} not written[/] "
+                      "(--unverified writes it anyway)")
         return EXIT_FAILED
-    from derive.codegen import _version
-    final = generate(gen.cell, verification=result.header_lines(_version()), origin=gen.origin)
+    final = generate(gen.cell, verification=result.header_lines(bptt_version()), origin=gen.origin)
+    verdict = "verified" if result.passed else "NOT verified (written with --unverified)"
+    if out is None:
+        sys.stdout.write(final.source)
+        console.print(f"{gen.name}: {verdict}; the module went to standard output (-o FILE writes a file)")
+        return EXIT_OK if result.passed else EXIT_FAILED
     try:
         final.write(out)
     except OSError as err:
         raise UsageError(f"-o {out}: cannot write ({err.strerror or err})") from None
-    verdict = "verified" if result.passed else "NOT verified (written with --unverified)"
     print(f"wrote {out}: {gen.name}, {verdict}", file=sys.stdout)
     return EXIT_OK if result.passed else EXIT_FAILED

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.syntax import Syntax
 
-from reports.cli import EXIT_FAILED, EXIT_OK
+from reports.exits import EXIT_FAILED, EXIT_OK
 
 
 def add_parser(sub) -> None:

@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import positive_int
+from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
+from reports.commands._args import add_steps, finite_float, model_or_cell, positive_int, seed
 
 SHOWN_LAGS = (0, 1, 2, 5, 10, 20, 30, 40, 50, 75, 100, 150, 200)
 
@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
                     "bound (γ‖V‖₂)^(T−k) of Elman-form cells, ρ(V), and the forget-gate product of gated cells. "
                     "Every run is cross-checked against the complex step and the BPTT of the generated code "
                     "(1e-10). Exit 0, 1 if a cross-check fails, 2 unusable input.")
-    p.add_argument("cell", metavar="MODEL|CELLFILE", nargs="?", default=None,
+    p.add_argument("cell", metavar="MODEL|CELLFILE", nargs="?", default=None, type=model_or_cell,
                    help="built-in cell (rnn, lstm, gru, …) or a .cell file")
     p.add_argument("--models", default=None, metavar="A,B,…",
                    help="several cells side by side, e.g. rnn,lstm,gru (added to MODEL)")
@@ -41,13 +41,13 @@ def add_parser(sub) -> None:
     p.add_argument("--radius", type=_floats, default=None, metavar="R,…",
                    help="instead of --scale: rescale every recurrent matrix to spectral radius R")
     p.add_argument("--init", choices=SCHEMES, default="xavier", help="initialisation (default xavier)")
-    p.add_argument("--forget-bias", type=float, default=1.0,
+    p.add_argument("--forget-bias", type=finite_float, default=1.0,
                    help="bias of the gate that carries a state (LSTM b_f, GRU b_u; default +1)")
-    p.add_argument("--T", type=positive_int, default=60, help="sequence length (default 60)")
+    add_steps(p, 60)
     p.add_argument("--H", type=positive_int, default=32, help="hidden size (default 32)")
     p.add_argument("--D", type=positive_int, default=8, help="input size (default 8)")
     p.add_argument("--K", type=positive_int, default=8, help="classes (default 8)")
-    p.add_argument("--seed", type=int, default=0, help="parameters and sequence (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="parameters and sequence (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the tables")
     p.add_argument("--plot", metavar="FILE.svg|png", default=None, help="save the log-norm vs lag plot")
     p.set_defaults(run=run)
@@ -56,7 +56,12 @@ def add_parser(sub) -> None:
 def _cells(args) -> list[str]:
     cells = [args.cell] if args.cell else []
     if args.models:
-        cells += [m.strip() for m in args.models.split(",") if m.strip()]
+        from reports.names import resolve_cell
+
+        try:
+            cells += [resolve_cell(m) for m in args.models.split(",") if m.strip()]
+        except ValueError as err:
+            raise UsageError(f"--models: {err}") from None
     if not cells:
         raise UsageError("expected MODEL|CELLFILE or --models rnn,lstm,…")
     return list(dict.fromkeys(cells))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
+from reports.commands._args import model_or_cell
+from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
 
 
 def add_parser(sub) -> None:
@@ -14,7 +15,7 @@ def add_parser(sub) -> None:
                     "NumPy code, its verification table, the gradient-flow plot (inline SVG) and, with "
                     "--training, the curves of a `bptt train --out DIR` run. Exit 0, 1 if a check on the page "
                     "failed, 2 unusable input.")
-    p.add_argument("cell", metavar="MODEL|CELLFILE", help="built-in cell (rnn, lstm, gru, …) or a .cell file")
+    p.add_argument("cell", metavar="MODEL|CELLFILE", type=model_or_cell, help="built-in cell (rnn, lstm, gru, …) or a .cell file")
     p.add_argument("-o", "--output", metavar="FILE", default="report.html", help="default report.html")
     p.add_argument("--training", metavar="HISTORY.json", default=None,
                    help="the history.json of a `bptt train --out DIR` run, for the training curves")

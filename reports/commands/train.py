@@ -8,8 +8,8 @@ import math
 import sys
 from pathlib import Path
 
-from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import positive_int
+from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
+from reports.commands._args import finite_float, model_or_cell, non_negative_int, positive_int, seed
 
 
 def _positive_float(text: str) -> float:
@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
                     "chunks. --task copy|adding|temporal-order --lag L trains on a synthetic task whose "
                     "targets are masked except where the task asks, and reports held-out accuracy. "
                     "Exit 0, 1 if the run diverged (or a task was not solved), 2 unusable input.")
-    p.add_argument("cell", metavar="MODEL|CELLFILE", help="built-in cell (rnn, lstm, gru, …) or a .cell file")
+    p.add_argument("cell", metavar="MODEL|CELLFILE", type=model_or_cell, help="built-in cell (rnn, lstm, gru, …) or a .cell file")
     p.add_argument("--data", metavar="FILE", default=None, help="UTF-8 text to train on (default: generated)")
     p.add_argument("--task", choices=TASKS, default=None, help="a synthetic long-lag task instead of text")
     p.add_argument("--lag", type=positive_int, default=50, help="the task's lag L (default 50)")
@@ -48,15 +48,16 @@ def add_parser(sub) -> None:
     p.add_argument("--clip-value", type=_positive_float, default=None, metavar="C",
                    help="clamp every gradient entry to [−C, C]")
     p.add_argument("--init", choices=SCHEMES, default="xavier", help="initialisation (default xavier)")
-    p.add_argument("--forget-bias", type=float, default=None,
+    p.add_argument("--forget-bias", type=finite_float, default=None,
                    help="LSTM b_f / GRU b_u at start (default +1; tasks: ln L, the chrono initialisation's "
                         "scale, so that the memory lasts about L steps)")
-    p.add_argument("--hidden", type=positive_int, default=None, help="hidden size (default 128; tasks 32)")
+    p.add_argument("--H", "--hidden", dest="hidden", metavar="H", type=positive_int, default=None, help="hidden size (default 128; tasks 32)")
     p.add_argument("--batch", type=positive_int, default=32, help="sequences per step (default 32)")
     p.add_argument("--seq-len", type=positive_int, default=50, help="truncated BPTT window (default 50)")
-    p.add_argument("--steps", type=positive_int, default=None, help="updates (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="initialisation, data order, samples (default 0)")
-    p.add_argument("--sample", type=int, default=300, metavar="N", help="characters to sample at the end")
+    p.add_argument("--updates", "--steps", dest="steps", metavar="N", type=positive_int, default=None,
+                   help="parameter updates (default 1000; --steps is the old spelling)")
+    p.add_argument("--seed", type=seed, default=0, help="initialisation, data order, samples (default 0)")
+    p.add_argument("--sample", type=non_negative_int, default=300, metavar="N", help="characters to sample at the end")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="write history.json, curves.png, checkpoint.npz, sample.txt here")
     p.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="N",

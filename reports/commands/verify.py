@@ -6,8 +6,8 @@ import json
 
 from rich.console import Console
 
-from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_truncate_and_bias, dim_size, positive_int
+from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
+from reports.commands._args import add_steps, add_truncate_and_bias, dim_size, model_or_cell, positive_int, seed
 
 
 def add_parser(sub) -> None:
@@ -18,14 +18,15 @@ def add_parser(sub) -> None:
                     "complex-step derivative, central differences and Richardson extrapolation, plus the "
                     "directional test. Exit 0 when all agree, 1 when any does not.",
     )
-    p.add_argument("model", metavar="MODEL|CELLFILE",
+    p.add_argument("model", metavar="MODEL|CELLFILE", type=model_or_cell,
                    help="built-in model: rnn, jordan, lstm, lstm-peephole, gru, gru-reset-after; or a .cell file "
                         "(its generated code is checked with the numerical oracles)")
-    for size, default, meaning in (("D", 3, "input size"), ("H", 4, "hidden size"), ("K", 3, "classes"),
-                                   ("T", 4, "time steps"), ("B", 2, "batch size")):
+    for size, default, meaning in (("D", 3, "input size"), ("H", 4, "hidden size"), ("K", 3, "classes")):
         p.add_argument(f"--{size}", type=positive_int, default=default, help=f"{meaning} (default {default})")
+    add_steps(p, 4)
+    p.add_argument("--B", type=positive_int, default=2, help="batch size (default 2)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the random point (default 0)")
     p.add_argument("--dim", type=dim_size, action="append", default=[], metavar="NAME=N",
                    help="a cell file: size of a dimension other than D, H, K (repeatable; default H + 1)")
     add_truncate_and_bias(p, "truncated BPTT: each E_t sends its gradient back at most k steps")
