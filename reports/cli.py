@@ -12,7 +12,8 @@ import sys
 
 # Re-exported for code written against the old place; the commands import reports.exits.
 from reports.version import bptt_version
-from reports.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError  # noqa: F401
+from reports.exits import (EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,  # noqa: F401
+                           UsageError)
 
 # Sub-command modules under reports/commands/, in the order `bptt --help` lists them.
 COMMANDS = ["demo", "list", "verify", "derive", "codegen", "check", "flow", "train", "report"]
@@ -47,7 +48,6 @@ def main(argv: list[str] | None = None) -> int:
     from reports import interrupt
     from reports.pipe import StripTrailingSpaces
 
-    interrupt.install()
     real = sys.stdout, sys.stderr
     # padding to the terminal's width has no place in a file or a pipe
     if not sys.stdout.isatty():
@@ -62,19 +62,28 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         command = f"bptt {args.command}"
-        return args.run(args)
+        with interrupt.children_die_with_ctrl_c():
+            return args.run(args)
     except UsageError as err:
         print(f"{command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `bptt … | head`: the reader left; say nothing more, like a killed pipe member
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), real[0].fileno())  # no second error at exit
+        except (OSError, ValueError, AttributeError):  # a stream without a descriptor (tests)
+            pass
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
-        print(f"\n{command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         for stream in (sys.stdout, sys.stderr):
             if isinstance(stream, StripTrailingSpaces):
                 try:
                     stream.close()
-                except BrokenPipeError:  # `bptt … | head`: the reader left
+                except (BrokenPipeError, ValueError):  # the reader left; the stream was closed
                     pass
         sys.stdout, sys.stderr = real
 

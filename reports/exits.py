@@ -10,6 +10,8 @@ from __future__ import annotations
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: 128 + SIGINT, what a shell reports for a command ended by Ctrl-C
 EXIT_INTERRUPTED = 130
+#: 128 + SIGPIPE: the reader of a pipe (`bptt … | head`) left early
+EXIT_BROKEN_PIPE = 141
 
 
 class UsageError(Exception):

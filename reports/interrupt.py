@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -36,6 +37,16 @@ def _on_sigint(signum, frame):
     raise KeyboardInterrupt
 
 
-def install() -> None:
-    """Make Ctrl-C kill this process's children, then raise KeyboardInterrupt in the main thread."""
-    signal.signal(signal.SIGINT, _on_sigint)
+@contextmanager
+def children_die_with_ctrl_c():
+    """While inside: Ctrl-C kills this process's children, then raises KeyboardInterrupt here.
+    The previous handler comes back afterwards (main() also runs inside pytest, in-process)."""
+    try:
+        previous = signal.signal(signal.SIGINT, _on_sigint)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
