@@ -93,11 +93,11 @@ def report(spec: str, *, flow_scales=(0.5, 1.0, 2.0), training=None, seed: int =
     from reports.flow_plot import save_plot
     from reports.recurrence import load_recurrence
 
-    from derive.codegen import _version
+    from reports.version import bptt_version
 
     cell = load(spec)
     verification = verify_generated(generate(cell))
-    gen = generate(cell, verification=verification.header_lines(_version()))  # the header says how it was checked
+    gen = generate(cell, verification=verification.header_lines(bptt_version()))  # the header says how it was checked
     rec = load_recurrence(spec)
     try:
         runs = [measure_flow(rec, D=8, H=32, K=8, T=60, init="xavier", seed=seed, factor=f) for f in flow_scales]
