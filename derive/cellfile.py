@@ -103,12 +103,15 @@ def to_text(expr) -> str:
     if isinstance(expr, Num):
         v = expr.value
         return str(int(v)) if float(v).is_integer() else repr(v)
-    if isinstance(expr, Neg):
-        return f"-{_wrap(expr.x)}"
+    if isinstance(expr, Neg):  # unary minus binds tightest: -(M @ x), -(a * b) keep their parentheses
+        return f"-({to_text(expr.x)})" if isinstance(expr.x, Bin) else f"-{to_text(expr.x)}"
     if isinstance(expr, Call):
         return f"{expr.fn}({to_text(expr.arg)})"
     if expr.op in "+-":
         return f"{to_text(expr.left)} {expr.op} {_wrap(expr.right) if expr.op == '-' else to_text(expr.right)}"
+    if expr.op == "@":  # '@' binds tighter than '*': M @ (f * h) must keep its parentheses
+        right = f"({to_text(expr.right)})" if isinstance(expr.right, (Bin, Neg)) else to_text(expr.right)
+        return f"{to_text(expr.left)} @ {right}"
     return f"{_wrap(expr.left)} {expr.op} {_wrap(expr.right)}"
 
 
@@ -168,10 +171,12 @@ class Cell:
     states: tuple[Decl, ...]
     nodes: tuple[Node, ...]
     softmax: str  # node holding ô (the prediction)
-    logits: str  # node holding z (softmax argument)
+    logits: str  # node holding z (softmax argument); for an mse loss the prediction itself
     bias: bool = True
     dropped: tuple[str, ...] = ()  # bias parameters removed by bias=False
     source: tuple[str, ...] = field(default=(), repr=False)
+    layers: int = 1  # stacked copies (derive/layers.py); the equations are then those of all layers
+    loss: str = "cross_entropy"  # or "mse": E = Σ_t Σ_b ½‖ŷ_t − y_t‖²; "linear": E = Σ_t g_tᵀ ŷ_t (docs/cells.md)
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -298,7 +303,8 @@ def _strip_comment(line: str) -> str:
     return line.split("#", 1)[0].rstrip()
 
 
-def parse(text: str, path: str = "<string>", bias: bool = True, name: str | None = None) -> Cell:
+def parse(text: str, path: str = "<string>", bias: bool = True, name: str | None = None,
+          layers: int | None = None) -> Cell:
     """Parse and check a cell file.
 
     Args:
@@ -306,6 +312,8 @@ def parse(text: str, path: str = "<string>", bias: bool = True, name: str | None
         path: Shown in error messages.
         bias: ``False`` drops every parameter declared ``bias`` (its terms vanish from the sums).
         name: Cell name when the file has no ``cell`` line (default: the file's stem).
+        layers: Stack this many copies of the cell (derive/layers.py); None: as the file's
+            ``layers`` line says (1 without one).
 
     Returns:
         The checked, normalised :class:`Cell`.
@@ -313,7 +321,12 @@ def parse(text: str, path: str = "<string>", bias: bool = True, name: str | None
     Raises:
         CellError: with the line number and what was expected.
     """
-    return _CellBuilder(text, path, bias, name).build()
+    b = _CellBuilder(text, path, bias, name)
+    if layers is not None:
+        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+            raise CellError(path, 0, f"layers: got {layers!r}", "an integer >= 1")
+        b.requested_layers = layers
+    return b.build()
 
 
 class _CellBuilder:
@@ -327,13 +340,33 @@ class _CellBuilder:
         self.equations: list[tuple[str, object, int]] = []
         self.loss: tuple[str, str, int] | None = None
         self.dims_line = 0
+        self.layers, self.layers_line = 1, 0
 
     def err(self, lineno, message, expected="", column=0):
         src = self.lines[lineno - 1].rstrip() if 0 < lineno <= len(self.lines) else ""
         return CellError(self.path, lineno, message, expected, src, column)
 
     # -- pass 1: read every line ---------------------------------------------------------------
+    requested_layers: int | None = None
+
     def build(self) -> Cell:
+        self.read()
+        if self.requested_layers is not None:
+            if self.layers_line and self.layers != self.requested_layers:
+                raise self.err(self.layers_line, f"the file declares {self.layers} layers but "
+                               f"{self.requested_layers} were asked for", "one layer count (drop one of them)")
+            self.layers = self.requested_layers
+        if self.layers > 1:  # 'layers N': the file is one layer; stack N of it (derive/layers.py)
+            from derive.layers import stacked_text
+            # line numbers then refer to the stacked text, kept as the cell's source
+            from dataclasses import replace
+
+            return replace(parse(stacked_text(self, self.layers), f"{self.path} (stacked, {self.layers} layers)",
+                                 bias=self.bias, name=self.name), layers=self.layers)
+        return self._check()
+
+    def read(self) -> "_CellBuilder":
+        """Pass 1 alone: the declarations, equations and loss line as written (no checks across lines)."""
         doc = []
         for no, raw in enumerate(self.lines, 1):
             stripped = raw.strip()
@@ -344,23 +377,30 @@ class _CellBuilder:
                 continue
             head = line.split()[0]
             handler = {"cell": self._cell, "dims": self._dims, "input": self._decl, "target": self._decl,
-                       "param": self._decl, "state": self._decl, "loss": self._loss}.get(head)
+                       "param": self._decl, "state": self._decl, "loss": self._loss,
+                       "layers": self._layers}.get(head)
             if handler is not None:
                 handler(no, line)
             elif "=" in line:
                 self._equation(no, line)
             else:
                 raise self.err(no, f"syntax error: cannot read {head!r}",
-                               "a declaration (cell, dims, input, target, param, state, loss) "
+                               "a declaration (cell, dims, input, target, param, state, loss, layers) "
                                "or an equation 'name = expression'", raw.index(head) + 1)
         self.description = " ".join(d for d in doc if d)
-        return self._check()
+        return self
 
     def _cell(self, no, line):
         parts = line.split(None, 1)
         if len(parts) != 2 or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", parts[1].strip()):
             raise self.err(no, "syntax error in 'cell' line", "'cell NAME'")
         self.name = parts[1].strip()
+
+    def _layers(self, no, line):
+        m = re.fullmatch(r"\s*layers\s+(\d+)\s*", line)
+        if not m or int(m[1]) < 1:
+            raise self.err(no, "syntax error in 'layers' line", "'layers N' with N >= 1 (stacked copies of the cell)")
+        self.layers, self.layers_line = int(m[1]), no
 
     def _dims(self, no, line):
         names = line.split()[1:]
@@ -407,10 +447,11 @@ class _CellBuilder:
         self.decls[name] = Decl(name, kind, (rows, cols), no, bias, init or (name + "0" if kind == "state" else ""))
 
     def _loss(self, no, line):
-        m = re.fullmatch(r"\s*loss\s+cross_entropy\s*\(\s*(%s)\s*,\s*(%s)\s*\)\s*" % (_IDENT, _IDENT), line)
+        m = re.fullmatch(r"\s*loss\s+(cross_entropy|mse|linear)\s*\(\s*(%s)\s*,\s*(%s)\s*\)\s*" % (_IDENT, _IDENT), line)
         if not m:
-            raise self.err(no, "syntax error in 'loss' line", "'loss cross_entropy(PREDICTION, TARGET)'")
-        self.loss = (m[1], m[2], no)
+            raise self.err(no, "syntax error in 'loss' line",
+                           "'loss cross_entropy(PREDICTION, TARGET)' or 'loss mse(PREDICTION, TARGET)'")
+        self.loss = (m[2], m[3], no, m[1])
 
     def _equation(self, no, line):
         lhs, rhs = line.split("=", 1)
@@ -467,13 +508,19 @@ class _CellBuilder:
             shapes[name] = shape
             nodes.extend(self._normalise(name, expr, shape, no, shapes))
 
-        pred, tgt, loss_no = self.loss
+        pred, tgt, loss_no, kind = self.loss
         if tgt != target.name:
             raise self.err(loss_no, f"unknown target {tgt!r}", f"the declared target {target.name!r}")
         if pred not in defined_line:
             raise self.err(loss_no, f"undefined symbol {pred!r}", "a quantity defined as 'NAME = softmax(...)'")
         pred_node = next(n for n in nodes if n.name == pred)
-        if pred_node.fn != "softmax":
+        if kind in ("mse", "linear") and pred_node.fn == "softmax":
+            raise self.err(loss_no, f"{pred!r} is a softmax output",
+                           "cross_entropy for a softmax prediction, mse for a real-valued one")
+        if kind == "mse" and pred in states:
+            raise self.err(loss_no, f"the mse prediction {pred!r} is a state",
+                           "a prediction computed from the states (e.g. 'yhat = W @ h + c')")
+        if kind == "cross_entropy" and pred_node.fn != "softmax":
             raise self.err(loss_no, f"{pred!r} is not a softmax output",
                            "the cross-entropy of a quantity defined as 'NAME = softmax(z)'")
         if pred_node.shape != target.shape:
@@ -501,7 +548,8 @@ class _CellBuilder:
             name=self.name, description=_without_terms(self.description, dropped), path=self.path, dims=tuple(self.dims),
             input=inp, target=target, params=tuple(p for p in by_kind["param"] if p.name not in dropped),
             states=tuple(by_kind["state"]), nodes=tuple(nodes), softmax=pred,
-            logits=pred_node.expr.arg.id, bias=self.bias, dropped=dropped, source=tuple(self.lines))
+            logits=pred if kind != "cross_entropy" else pred_node.expr.arg.id, bias=self.bias, dropped=dropped,
+            source=tuple(self.lines), loss=kind)
 
     def _check_collisions(self, by_kind, assigned) -> None:
         """Names the generated code derives from others: NAMEs is NAME's all-steps array (z → zs), an
@@ -671,12 +719,13 @@ def example_paths() -> list[Path]:
     return sorted((CELLS_DIR / "examples").glob("*.cell"))
 
 
-def load(spec: str | Path, bias: bool = True) -> Cell:
+def load(spec: str | Path, bias: bool = True, layers: int | None = None) -> Cell:
     """Load a built-in cell by name, or a cell file by path.
 
     Args:
         spec: ``"rnn"``, ``"lstm"``, … or a path to a ``.cell`` file.
         bias: ``False`` drops every parameter declared ``bias``.
+        layers: stack this many layers of the cell (None: as the file says, else one).
 
     Raises:
         CellError: unreadable or invalid file, or an unknown name.
@@ -684,7 +733,7 @@ def load(spec: str | Path, bias: bool = True) -> Cell:
     spec = str(spec)
     if spec in BUILTIN:
         path = CELLS_DIR / f"{spec}.cell"
-        return parse(path.read_text(), f"{spec}.cell", bias=bias, name=spec)
+        return parse(path.read_text(), f"{spec}.cell", bias=bias, name=spec, layers=layers)
     path = Path(spec)
     if not path.is_file():
         raise CellError(spec, 0, "no such built-in cell or file",
@@ -693,7 +742,7 @@ def load(spec: str | Path, bias: bool = True) -> Cell:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise CellError(spec, 0, f"cannot read the file ({err.__class__.__name__})", "a UTF-8 text file") from None
-    return parse(text, str(path), bias=bias)
+    return parse(text, str(path), bias=bias, layers=layers)
 
 
 def _without_terms(text: str, names: tuple[str, ...]) -> str:

@@ -291,11 +291,15 @@ def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 
     for s in cell.states:
         point[s.init] = sp.Matrix(rows_cols(s.shape)[0], 1, lambda i, j: rand())
     K = rows_cols(cell.target.shape)[0]
-    targets = [rng.randrange(K) for _ in range(steps)]
+    mse = cell.loss in ("mse", "linear")
+    if mse:  # real targets y_t: random rationals
+        targets = [sp.Matrix(K, 1, lambda i, j: rand()) for _ in range(steps)]
+    else:
+        targets = [rng.randrange(K) for _ in range(steps)]
     upstream = {s.name: sp.Matrix(rows_cols(s.shape)[0], 1, lambda i, j: rand()) for s in cell.states}
 
     def explicit_loss(values):
-        """E = Σ_t −log ô_t[target_t] (+ upstreamᵀ · last states), fully explicit."""
+        """E = Σ_t −log ô_t[target_t] (mse: Σ_t ½‖ŷ_t − y_t‖²) (+ upstreamᵀ · last states), fully explicit."""
         prev = {s.name: values[s.init] for s in cell.states}
         E = sp.Integer(0)
         for t in range(1, steps + 1):
@@ -305,7 +309,13 @@ def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 
                 env[s.name + PREV] = prev[s.name]
             for node in cell.nodes:
                 env[node.name] = _explicit(node.expr, env, rows_cols(cell.shape(node.name)))
-            E += -_log(env[cell.softmax][targets[t - 1]][0])
+            if cell.loss == "linear":  # E_t = g_tᵀ ŷ_t
+                E += sp.Add(*[v[0] * g for v, g in zip(env[cell.softmax], targets[t - 1])])
+            elif mse:  # E_t = ½ Σ_k (ŷ_tk − y_tk)²
+                E += sp.Rational(1, 2) * sp.Add(*[(v[0] - y) ** 2 for v, y in zip(env[cell.softmax],
+                                                                                 targets[t - 1])])
+            else:
+                E += -_log(env[cell.softmax][targets[t - 1]][0])
             prev = {s.name: env[s.name] for s in cell.states}
         for s in cell.states:  # an upstream adjoint entering the last states from outside
             E += sp.Add(*[g * v[0] for g, v in zip(upstream[s.name], prev[s.name])])
@@ -364,9 +374,12 @@ def _certify(cell: Cell, steps: int | None = None, size: int = 2, digits: int = 
     for t in range(1, steps + 1):
         env = dict(params)
         env[cell.input.name] = mp(variables[f"x{t}"])
-        onehot = mpmath.zeros(K, 1)
-        onehot[targets[t - 1], 0] = 1
-        env[cell.target.name] = onehot
+        if mse:
+            env[cell.target.name] = mp(targets[t - 1])
+        else:
+            onehot = mpmath.zeros(K, 1)
+            onehot[targets[t - 1], 0] = 1
+            env[cell.target.name] = onehot
         for s in cell.states:
             env[s.name + PREV] = prev_num[s.name]
         for a in prog.forward:

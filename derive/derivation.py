@@ -239,6 +239,12 @@ class _Steps:
         self.items.append(Step(len(self.items) + 1, self.section, rule, tuple(sides), why))
 
 
+def _half_square(yhat, y):
+    """½ (ŷ − y)ᵀ (ŷ − y) for display."""
+    r = plus(yhat, Neg(y))
+    return times(sp.Rational(1, 2), Tr(r), r)
+
+
 def _course_form(cell: Cell) -> tuple[str, str] | None:
     """(state, pre-activation) for single-state cells s_t = f(a_t) feeding z_t; else None."""
     if len(cell.states) != 1:
@@ -299,17 +305,31 @@ def derive(cell: Cell, wrt: tuple[str, ...] | None = None, steps: int = 3,
         S.add("definition", (D.quantity(node.name, t_), D.conv(a.expr, t_)),
               f"{cell.path}, line {node.line}" + (" (pre-activation named by the engine)" if node.auto else ""))
     ohat, o = D.quantity(cell.softmax, t_), Q(cell.target.name, t_)
-    S.add("definition", (Q("E", t_), Neg(times(Tr(o), Fn("log", ohat)))),
-          "cross-entropy of the prediction with the one-hot target")
+    if cell.loss == "linear":
+        S.add("definition", (Q("E", t_), times(Tr(o), ohat)),
+              f"{cell.target.name}_t is the gradient arriving from outside the cell (an output layer it feeds)")
+    elif cell.loss == "mse":
+        S.add("definition", (Q("E", t_), _half_square(ohat, o)),
+              "squared error of the prediction, halved so that its gradient is the residual; "
+              "a masked (NaN) target entry contributes no term")
+    else:
+        S.add("definition", (Q("E", t_), Neg(times(Tr(o), Fn("log", ohat)))),
+              "cross-entropy of the prediction with the one-hot target")
     S.add("sum over time", (Q("E"), TSum(Q("E", t_), t_, 1, T_)), "the loss of a sequence is the sum of its terms")
 
     # 2. Output layer ----------------------------------------------------------------------------
     S.section = "Output layer"
     z = D.quantity(cell.logits, t_)
     dz_plain = D.conv(MatAdd(prog.symbols[cell.softmax], -prog.symbols[cell.target.name]), t_)
-    S.add("softmax + cross-entropy",
-          (Partial(Q("E", t_), z), times(Partial(Q("E", t_), ohat), Partial(ohat, z)), dz_plain),
-          "SymPy: ∂/∂z₁ of −Σₖ oₖ log softmaxₖ(z) is ô₁ − o₁ once Σₖ oₖ = 1 (o is one-hot)")
+    if cell.loss == "linear":
+        S.add("upstream gradient", (Partial(Q("E", t_), ohat), o), "E_t is linear in the prediction")
+    elif cell.loss == "mse":
+        S.add("mean squared error", (Partial(Q("E", t_), ohat), dz_plain),
+              "SymPy: ∂/∂ŷ₁ of ½ Σₖ (ŷₖ − yₖ)² is ŷ₁ − y₁")
+    else:
+        S.add("softmax + cross-entropy",
+              (Partial(Q("E", t_), z), times(Partial(Q("E", t_), ohat), Partial(ohat, z)), dz_plain),
+              "SymPy: ∂/∂z₁ of −Σₖ oₖ log softmaxₖ(z) is ô₁ − o₁ once Σₖ oₖ = 1 (o is one-hot)")
 
     course = _course_form(cell)
     if course:
@@ -370,7 +390,12 @@ def derive(cell: Cell, wrt: tuple[str, ...] | None = None, steps: int = 3,
         rhs = D.conv(a.expr, t_, over_t)
         users = [render(D.quantity(n.name, t_)) for n in cell.nodes
                  if name[1:] in names_in(n.expr) and n.fn != "softmax"]
-        S.add(a.rule.split(", ")[0] if a.rule else "chain rule", (lhs, rhs), _why_backward(a.rule, users))
+        why = _why_backward(a.rule, users)
+        below = cell.layers > 1 and name[1:] in cell.state_names and any(
+            name[1:] in names_in(n.expr) and n.name != cell.logits for n in cell.nodes)
+        if below:  # a stacked cell: this state is the input of the layer above
+            why += f"; δ comes down from the layer above ({', '.join(users)}) as well as back in time"
+        S.add(a.rule.split(", ")[0] if a.rule else "chain rule", (lhs, rhs), why)
     carried = [D.adjoint(n.name[1:], T_ + 1) for n in _adjoints_in(carries)]
     if carried:
         S.add("boundary", (*carried, sp.Integer(0)),
@@ -436,7 +461,12 @@ def _adjoints_in(carries):
 def _why_backward(rule: str, users: list[str]) -> str:
     """One line: where the adjoint comes from (its consumers) and which local rule applies."""
     parts = rule.split(", ") if rule else []
-    if "softmax + cross-entropy" in parts:
+    if "upstream gradient" in parts:
+        text = "the gradient arriving from outside" + ("; plus what flows back from step t + 1" if len(parts) > 1 else "")
+        return text
+    if "mean squared error" in parts:
+        text = "the output layer gives ŷ − y"
+    elif "softmax + cross-entropy" in parts:
         text = "the output layer gives ô − o" + ("; ô fed back adds its softmax Jacobian" if len(parts) > 1 else "")
     elif len(users) == 1 and parts and parts[0].startswith("derivative of"):
         text = f"{parts[0]} (in terms of its own value), times the adjoint of {users[0]}"
@@ -460,12 +490,14 @@ def _course_steps(S: _Steps, cell: Cell, prog: AdjointProgram, D: _Display, cour
     zT = D.quantity(cell.logits, Tn)
     E_T = Q("E", Tn)
     dz_T = D.conv(bw["d" + cell.logits].expr, Tn, {})
-    S.add("definition", (E_T, Neg(times(Tr(oT), Fn("log", ohT)))), f"the loss term of step {T}")
+    E_def = (_half_square(ohT, oT) if cell.loss == "mse" else times(Tr(oT), ohT) if cell.loss == "linear"
+             else Neg(times(Tr(oT), Fn("log", ohT))))
+    S.add("definition", (E_T, E_def), f"the loss term of step {T}")
     out_params = [p for p in wrt if p in names_in(cell.node(cell.logits).expr)]
     for p in out_params:
         g = prog.grads[p]
         val = _outer(D.conv(g.expr, Tn, {"d" + cell.logits: dz_T}))
-        S.add("chain rule", (Partial(E_T, Q(p)), times(Partial(E_T, ohT), Partial(ohT, zT), Partial(zT, Q(p))), val),
+        S.add("chain rule", (Partial(E_T, Q(p)), times(Partial(E_T, ohT), *([] if zT == ohT else [Partial(ohT, zT)]), Partial(zT, Q(p))), val),
               "only the last step's output layer; u ⊗ v = u vᵀ" if isinstance(val, Outer) else
               "only the last step's output layer")
     dh_T = D.conv(bw["d" + s].expr, Tn, {"d" + cell.logits: dz_T, f"d{s}{NEXT}": sp.Integer(0)})

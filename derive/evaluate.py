@@ -80,7 +80,12 @@ class Evaluator:
         return {k: np.stack(v) for k, v in out.items()}
 
     def loss(self, params, xs, targets, state0=None) -> float:
-        """E = Σ_t Σ_b −log ô_t[o_t], from the evaluated logits z_t (log-softmax, no log of a rounded ô)."""
+        """E = Σ_t Σ_b −log ô_t[o_t] (mse: Σ_t Σ_b ½‖ŷ_t − y_t‖²), from the evaluated logits z_t (log-softmax, no log of a rounded ô)."""
+        if self.cell.loss == "linear":
+            return np.sum(self.forward(params, xs, state0)[self.cell.softmax] * targets)
+        if self.cell.loss == "mse":  # E = Σ ½‖ŷ_t − y_t‖², NaN targets contributing nothing
+            r = self.forward(params, xs, state0)[self.cell.softmax] - targets
+            return 0.5 * np.sum(np.where(np.isnan(targets), 0, r) ** 2)
         zs = self.forward(params, xs, state0)[self.cell.logits]
         shifted = zs - zs.real.max(axis=1, keepdims=True)
         logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

@@ -20,9 +20,12 @@ BASES = {
     "E": ("E", "E"),
     "θ": (r"\theta", "θ"),
     "ones": (r"\mathbf{1}", "𝟏"),
+    "hfw": (r"\overrightarrow{h}", "h→"),  # the two directions of a bidirectional network
+    "hbw": (r"\overleftarrow{h}", "h←"),
 }
 FUNCTIONS = {"tanh": (r"\tanh", "tanh"), "sigmoid": (r"\sigma", "σ"), "relu": (r"\operatorname{relu}", "relu"),
-             "Heaviside": (r"\operatorname{step}", "step"), "exp": (r"\exp", "exp"), "softmax": (r"\operatorname{softmax}", "softmax"), "log": (r"\log", "log")}
+             "Heaviside": (r"\operatorname{step}", "step"), "exp": (r"\exp", "exp"), "softmax": (r"\operatorname{softmax}", "softmax"), "log": (r"\log", "log"),
+             "cell": (r"\operatorname{cell}", "cell")}
 
 _SUB = str.maketrans("0123456789+-=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")
 _SUP = str.maketrans("0123456789+-=()tkj", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ᵗᵏʲ")
@@ -148,6 +151,10 @@ class Leq(Disp):
     """a ≤ b ≤ …: a chain of inequalities, as one side of a step."""
 
     prec = 0
+
+
+class Args(Disp):
+    """a, b, …: the arguments of a function of several vectors (cell(x_t, h_{t−1}))."""
 
 
 class Text(Disp):
@@ -280,6 +287,8 @@ def render(e, dialect: str = "unicode") -> str:
         return wrap(base, 4) + "^(" + str(exponent).replace("-", "−").replace(" ", "") + ")"
     if isinstance(e, Leq):
         return (r" \leq " if L else " ≤ ").join(r(x) for x in e.args)
+    if isinstance(e, Args):
+        return ", ".join(r(x) for x in e.args)
     if isinstance(e, Text):
         if L:
             return r"\text{" + e.args[0].name.replace("≥", r"$\geq$").replace("≤", r"$\leq$") + "}"

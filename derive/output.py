@@ -48,3 +48,17 @@ def softmax_jacobian() -> tuple[sp.Expr, sp.Expr]:
     off = sp.expand(sp.diff(soft, z[1]).subs(total, S).subs(back))
     assert sp.expand(diag - ohat[0] * (1 - ohat[0])) == 0 and sp.expand(off + ohat[0] * ohat[1]) == 0
     return diag, off
+
+
+@lru_cache(maxsize=None)
+def mse_gradient() -> tuple[sp.Expr, sp.Expr]:
+    """∂E/∂ŷ_1 of E = ½ Σ_k (ŷ_k − y_k)² (K = 2 explicit components): returns ``(derived, ŷ_1 − y_1)``.
+
+    The ½ makes the gradient the residual ŷ − y, with no factor 2 (docs/cells.md, "Losses").
+    """
+    yhat, y = sp.symbols("yhat1:3"), sp.symbols("y1:3")
+    E = sp.Rational(1, 2) * sum((a - b) ** 2 for a, b in zip(yhat, y))
+    d = sp.expand(sp.diff(E, yhat[0]))
+    expected = yhat[0] - y[0]
+    assert sp.expand(d - expected) == 0, d
+    return d, expected

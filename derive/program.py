@@ -397,7 +397,15 @@ def _build(cell: Cell) -> AdjointProgram:
         if name in state_names:
             terms.append(incoming[name])
             used_rules.append("carry from step t+1")
-        if name == cell.logits:
+        if name == cell.logits and cell.loss == "linear":  # E_t = g_tᵀ ŷ_t: g is ∂E/∂ŷ (an upstream gradient)
+            terms.insert(0, b.S(cell.target.name))
+            used_rules.insert(0, "upstream gradient")
+        elif name == cell.logits and cell.loss == "mse":
+            yhat, y = b.S(cell.softmax), b.S(cell.target.name)
+            output.mse_gradient()  # SymPy derives ŷ − y (asserts the form)
+            terms.insert(0, MatAdd(yhat, -y))
+            used_rules.insert(0, "mean squared error")
+        elif name == cell.logits:
             ohat, o = b.S(cell.softmax), b.S(cell.target.name)
             output.cross_entropy_gradient()  # SymPy derives ô − o (asserts the form)
             terms.insert(0, MatAdd(ohat, -o))

@@ -1,5 +1,9 @@
 """Rich terminal rendering of a checking report (numeric.checking.results): forward first, then every
-gradient with its error, localisation and the diagnosed mistake; the submission's own output apart."""
+gradient with its error, localisation and the diagnosed mistake; the submission's own output apart.
+
+Text that may come from the submission (errors, notes, its prints) is built as ``rich.text.Text`` (never
+parsed as markup) after ``safe_text``: escape sequences and control characters stripped, and messages
+kept on their own line ("⏎" for a line break), so nothing it prints can look like the checker's verdict."""
 
 from __future__ import annotations
 
@@ -11,6 +15,17 @@ from rich.table import Table
 from rich.text import Text
 
 from numeric.checking.results import CheckReport, TestResult
+from numeric.checking.safe_text import one_line, strip_controls
+
+
+def _item(marker: str, text: str, style: str = "") -> Table:
+    """``marker`` then ``text`` wrapped in its own column: a wrapped line of (possibly the submission's)
+    text never starts at the left edge, where the checker's own verdict lines are."""
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_row(Text(marker, style=style), Text(one_line(text), style=style))
+    return grid
 
 
 def _num(value: float | None) -> str:
@@ -35,23 +50,29 @@ class TestView:
             order = {"forward": 0, "gradient": 1, "input": 2}
             for c in sorted(t.checks, key=lambda c: order.get(c.kind, 3)):
                 verdict = Text("ok", style="green") if c.passed else Text("wrong", style="red")
-                table.add_row(c.name, c.kind, _num(c.error), _num(c.tolerance), _num(c.numerical_error), verdict)
+                if c.kind == "input" and c.error is not None and c.tolerance is not None and c.error > c.tolerance:
+                    verdict = Text("changed", style="yellow" if c.passed else "red")
+                table.add_row(Text(one_line(c.name)), c.kind, _num(c.error), _num(c.tolerance),
+                              _num(c.numerical_error), verdict)
             yield table
         for c in t.checks:
             if not c.passed:
-                yield Text(f"  ✗ {c.message or c.name}", style="red")
+                yield _item("  ✗ ", c.message or c.name, "red")
                 for line in c.where:
                     if not line.startswith("probe "):  # the message already names the probe
-                        yield Text(f"    {line.strip()}")
+                        yield _item("    ", line.strip())
         shown = {c.message for c in t.checks}
         for e in t.errors:
             if e not in shown:
-                yield Text(f"  ✗ {e}", style="red")
+                yield _item("  ✗ ", e, "red")
+        for w in t.warnings:
+            yield _item("  ! warning: ", w, "yellow")
         for n in t.notes:
-            yield Text(f"  · {n}", style="dim" if t.passed else "")
+            yield _item("  · ", n, "dim" if t.passed else "")
         for d in t.diagnosis:
-            yield Text.assemble("  likely mistake: ", (d.mistake, "bold yellow"), f"  (confidence {d.confidence:.0%})")
-            yield Text(f"    {d.evidence}")
+            yield Text.assemble("  likely mistake: ", (one_line(d.mistake), "bold yellow"),
+                                f"  (confidence {d.confidence:.0%})")
+            yield _item("    ", d.evidence)
 
 
 class CheckReportView:
@@ -62,26 +83,32 @@ class CheckReportView:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         r = self.report
-        yield Text.assemble(("bptt check ", "bold"), r.submission,
-                            f"  — convention {r.convention}, model {r.model}")
+        yield _item("bptt check ", f"{r.submission}  — convention {r.convention}, model {r.model}")
         if r.isolation:
             incomplete = any("hooks only" in w for w in r.warnings)
-            yield Text("isolation: " + ", ".join(f"{d['layer']} {'✓' if d['in_force'] else '✗'}" for d in r.isolation)
-                       + (" — untrusted code ran with hooks only in place of the missing layers" if incomplete else ""),
-                       style="bold yellow" if incomplete else "dim")
+            yield _item("isolation: ", ", ".join(f"{d['layer']} {'✓' if d['in_force'] else '✗'}" for d in r.isolation)
+                        + (" — untrusted code ran with hooks only in place of the missing layers" if incomplete else ""),
+                        "bold yellow" if incomplete else "dim")
         if r.load_error:
-            yield Text(f"✗ the submission could not be loaded: {r.load_error}", style="bold red")
+            yield _item("✗ the submission could not be loaded: ", r.load_error, "bold red")
+        for warning in r.warnings:
+            yield _item("! warning: ", warning, "bold yellow")
+        if r.seed is not None:
+            yield _item("· ", "probes: drawn from this run's secret seed (in the JSON report; --seed reproduces "
+                        "the run)", "dim")
         for note in r.notes:
-            yield Text(f"· {note}", style="dim")
+            yield _item("· ", note, "dim")
         for t in r.tests:
             yield TestView(t)
         if r.stdout or r.stderr:
-            body = Group(*(Text(f"{name}:\n{text.rstrip()}") for name, text in (("stdout", r.stdout),
-                                                                                 ("stderr", r.stderr)) if text))
+            body = Group(*(Text(f"{name}:\n{strip_controls(text).rstrip()}")
+                           for name, text in (("stdout", r.stdout), ("stderr", r.stderr)) if text))
             yield Panel(body, title="the submission printed (not part of any result)", expand=False)
         passed = sum(t.passed for t in r.tests)
         style = "bold green" if r.passed else "bold red"
-        yield Text(f"{passed}/{len(r.tests)} tests passed in {r.seconds:.2f} s", style=style)
+        warned = sum(bool(t.warnings) for t in r.tests)
+        tail = f", {warned} with warnings" if warned else ""
+        yield Text(f"{passed}/{len(r.tests)} tests passed{tail} in {r.seconds:.2f} s", style=style)
 
 
 def render(report: CheckReport, width: int = 100) -> str:
@@ -96,6 +123,7 @@ def batch_table(summary: dict) -> Table:
     for col in ("submission", "passed", "tests", "failed tests", "top diagnosis"):
         table.add_column(col)
     for s in summary["submissions"]:
-        table.add_row(s["submission"], "yes" if s["passed"] else "no", f"{s['tests_passed']}/{s['tests']}",
-                      ", ".join(s["failed"])[:60], ", ".join(s["diagnoses"])[:60])
+        table.add_row(Text(one_line(s["submission"])), "yes" if s["passed"] else "no",
+                      f"{s['tests_passed']}/{s['tests']}", Text(one_line(", ".join(s["failed"]))[:60]),
+                      Text(one_line(", ".join(s["diagnoses"]))[:60]))
     return table

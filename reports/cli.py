@@ -16,7 +16,7 @@ from reports.exits import (EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT
                            UsageError)
 
 # Sub-command modules under reports/commands/, in the order `bptt --help` lists them.
-COMMANDS = ["demo", "list", "verify", "derive", "codegen", "check", "flow", "train", "report"]
+COMMANDS = ["demo", "list", "verify", "derive", "codegen", "check", "autograder", "flow", "train", "report"]
 
 
 class Parser(argparse.ArgumentParser):

@@ -40,7 +40,8 @@ class TruncatedLoss:
     def __init__(self, module, params, xs, targets, state0, k: int):
         self.module, self.k = module, k
         sizes, dtype, full = module._checked(params, xs, targets, dict(state0))
-        o = module._one_hot(targets, sizes[module.CLASS_DIM], dtype)
+        o = (module._targets if hasattr(module, "_targets") else module._one_hot)(
+            targets, sizes[module.CLASS_DIM], dtype)
         _, tape = module._forward(params, xs, o, full, sizes, dtype)
         arrays = dict(zip(module.TAPE, tape))
         self.frozen = {init: arrays[name] for init, name in module.STATES.items()}

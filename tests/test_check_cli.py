@@ -43,27 +43,77 @@ def test_json_report(tmp_path):
     assert tests["rnn_step_backward"]["passed"] and tests["rnn_step_backward"]["diagnosis"] == []
 
 
-def test_gradescope_results_even_when_the_code_crashes(tmp_path):
-    out = tmp_path / "results.json"
-    crash = tmp_path / "crash.py"
-    crash.write_text("raise RuntimeError('no')\n")
-    assert main(["check", str(crash), "--convention", "cs231n", "--gradescope", str(out)]) == 1
-    data = json.loads(out.read_text())
-    assert data["tests"][0]["name"] == "load the submission" and "RuntimeError" in data["tests"][0]["output"]
-    assert all(t["status"] == "failed" for t in data["tests"])
-    assert len(data["tests"]) == 1 + 8  # one per function that could not run
+def _gradescope(tmp_path, source: str, *extra) -> tuple[int, dict]:
+    sub = tmp_path / f"sub{len(list(tmp_path.iterdir()))}.py"
+    sub.write_text(source)
+    out = tmp_path / f"results{len(list(tmp_path.iterdir()))}.json"
+    code = main(["check", str(sub), "--convention", "cs231n", "--no-numerical", "--timeout", "2",
+                 "--gradescope", str(out), *extra])
+    return code, json.loads(out.read_text())
 
 
-def test_gradescope_one_test_per_gradient(tmp_path):
-    out = tmp_path / "results.json"
-    main(["check", str(PLANTED), "--convention", "cs231n", "--model", "rnn", "--gradescope", str(out)])
-    data = json.loads(out.read_text())
-    names = [t["name"] for t in data["tests"]]
-    assert "rnn_backward: dWh" in names and "rnn_step_backward: dx" in names
-    failed = [t for t in data["tests"] if t["status"] == "failed"]
-    assert failed and all(t["score"] == 0 and t["max_score"] == 1 for t in failed)
-    assert any("dh-next-not-added" in t["output"] for t in failed)
-    assert data["score"] < data["max_score"]
+CORRECT = (EXAMPLES / "cs231n_correct.py").read_text()
+HOW_TO_FAIL = {  # every way a submission can go wrong, and a correct one: all the same Gradescope tests
+    "correct": CORRECT,
+    "rnn_backward unimplemented": CORRECT.replace("def rnn_backward(dh, cache):",
+                                                  "def rnn_backward(dh, cache):\n    raise NotImplementedError\n\n\n"
+                                                  "def _old(dh, cache):"),
+    "rnn_backward missing": CORRECT.replace("def rnn_backward(", "def rnn_backward_(", 1),
+    "syntax error": CORRECT + "\ndef broken(:\n",
+    "crash at import": "raise RuntimeError('no')\n" + CORRECT,
+    "wrong values": (EXAMPLES / "cs231n_planted_dh_next.py").read_text(),
+    "returns a string": CORRECT.replace("def rnn_step_forward(", "def _f(", 1)
+    + "\n\ndef rnn_step_forward(*a):\n    return '__absent__', None\n",
+}
+
+
+def test_gradescope_tests_and_max_score_do_not_depend_on_how_it_failed(tmp_path):
+    names = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
+             "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"]
+    seen = {}
+    for label, source in HOW_TO_FAIL.items():
+        code, data = _gradescope(tmp_path, source, "--points", "rnn_backward=3")
+        seen[label] = data
+        assert [t["name"] for t in data["tests"]] == names, label
+        assert [t["max_score"] for t in data["tests"]] == [1, 1, 1, 3, 1, 1, 1, 1], label
+        assert data["max_score"] == 10, label
+        assert code == (0 if label == "correct" else 1), label
+    assert seen["correct"]["score"] == 10
+    assert {t["name"] for t in seen["rnn_backward unimplemented"]["tests"] if t["status"] == "failed"} \
+        == {"rnn_backward"}
+    assert seen["syntax error"]["score"] == seen["crash at import"]["score"] == 0
+    assert "RuntimeError" in seen["crash at import"]["output"]
+    bad = next(t for t in seen["wrong values"]["tests"] if t["name"] == "rnn_backward")
+    assert bad["score"] == 0 and "dh\\-next\\-not\\-added" in bad["output"]
+    forged = next(t for t in seen["returns a string"]["tests"] if t["name"] == "rnn_step_forward")
+    assert forged["status"] == "failed" and "got a str" in forged["output"]
+
+
+def test_points_and_visibility(tmp_path, capsys):
+    code, data = _gradescope(tmp_path, CORRECT, "--model", "rnn", "--points", "rnn_backward=2.5",
+                             "--visibility", "after_due_date", "--visibility", "rnn_forward=hidden")
+    tests = {t["name"]: t for t in data["tests"]}
+    assert tests["rnn_backward"]["max_score"] == tests["rnn_backward"]["score"] == 2.5
+    assert tests["rnn_forward"]["visibility"] == "hidden"
+    assert tests["rnn_step_forward"]["visibility"] == data["visibility"] == "after_due_date"
+    sub = tmp_path / "sub.py"
+    sub.write_text(CORRECT)
+    for bad, message in ((["--points", "rnn_bakward=2"], "no test named 'rnn_bakward'"),
+                         (["--points", "rnn_backward=-1"], "expected FUNC=N with N a number ≥ 0"),
+                         (["--points", "rnn_backward"], "expected FUNC=N"),
+                         (["--visibility", "rnn_backward=secret"], "expected one of visible, hidden"),
+                         (["--seed", "-3"], "non-negative integer")):
+        with pytest.raises(SystemExit) if bad[0] == "--seed" else _nothing():
+            assert main(["check", str(sub), "--convention", "cs231n", "--model", "rnn", *bad]) == 2
+        assert message in capsys.readouterr().err, bad
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
 def test_rendered_report_text():
@@ -131,12 +181,16 @@ def test_demo_submission_and_function():
 USAGE_ERRORS = [
     (lambda tmp: [str(tmp)], "is a folder; expected a Python file (a folder of submissions: --batch DIR)"),
     (lambda tmp: [str(tmp / "missing.py")], "no such file"),
-    (lambda tmp: [str(PLANTED), "--timeout", "-1"], "--timeout: expected a positive number of seconds, got -1"),
+    (lambda tmp: [str(PLANTED), "--timeout", "-1"], "argument --timeout: expected a positive number, got '-1'"),
     (lambda tmp: [str(PLANTED), "--memory", "10"], "--memory: expected at least 64"),
 ]
 
 
 @pytest.mark.parametrize("argv, message", USAGE_ERRORS, ids=["folder", "missing", "timeout", "memory"])
 def test_usage_errors_name_what_was_wrong(tmp_path, capsys, argv, message):
-    assert main(["check", *argv(tmp_path), "--convention", "cs231n"]) == 2
+    try:
+        code = main(["check", *argv(tmp_path), "--convention", "cs231n"])
+    except SystemExit as exit_:  # refused by argparse's type check (one line too)
+        code = exit_.code
+    assert code == 2
     assert message in capsys.readouterr().err

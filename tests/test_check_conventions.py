@@ -28,7 +28,7 @@ def test_correct_examples_pass(example, convention, model, adapter):
 
 
 def test_cs231n_checks_every_function_with_the_numerical_number():
-    report = check(EXAMPLES / "cs231n_correct.py", "cs231n")
+    report = check(EXAMPLES / "cs231n_correct.py", "cs231n", seed=0)  # the numerical number is noisy: fixed probes
     names = [t.name for t in report.tests]
     assert names == ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
                      "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"]

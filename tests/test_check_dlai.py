@@ -38,7 +38,8 @@ def test_correct_solutions_pass_every_function(example):
 
 
 def test_the_usual_numerical_number_is_shown_for_every_gradient():
-    report = check(EXAMPLES / "dlai_correct.py", "deeplearning-ai", ("lstm",))
+    # the numerical number is a noisy max entry-wise ratio: fixed probes (secret per-run ones otherwise)
+    report = check(EXAMPLES / "dlai_correct.py", "deeplearning-ai", ("lstm",), seed=0)
     grads = [c for t in report.tests for c in t.checks if c.kind == "gradient"]
     assert len(grads) == 11 + 10
     assert all(c.numerical_error is not None and c.numerical_error < 1e-4 for c in grads)

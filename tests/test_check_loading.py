@@ -170,6 +170,8 @@ BAD_NOTEBOOKS = [
     ("no code cells", _nb4([("markdown", "only text")]), "no code cells (1 cells in all)"),
     ("an R notebook", _nb4([("code", "x <- 1")], language="R"), "is a r notebook; expected a Python notebook"),
     ("not UTF-8", b"\xff\xfe{\x00", "not a valid notebook"),
+    ("JSON nested 100 000 deep", '{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ("2 MB of code in one cell", _nb4([("code", "x = 1\n" * 350_000)]), "characters of code in its cells"),
 ]
 
 

@@ -51,8 +51,6 @@ BAD_INPUTS = [
     ("nan", CORRECT.replace("return dU, dV, dW", "return dU * np.nan, dV, dW"), "bptt", "non-finite"),
     ("complex", CORRECT.replace("return dU, dV, dW", "return dU + 0j, dV, dW"), "bptt", "complex"),
     ("not-an-array", CORRECT.replace("return dU, dV, dW", "return 'dU', dV, dW"), "bptt", "got a str"),
-    ("mutates-inputs", CORRECT.replace("    return dU, dV, dW\n", "    U *= 2\n    return dU, dV, dW\n"),
-     "bptt", "modifies its input U"),
     ("raises", CORRECT.replace("    return dU, dV, dW\n", "    return dU @ dV, dV, dW\n"), "bptt", "ValueError"),
     ("hang", CORRECT.replace("def bptt(x, o, h0, U, V, W):\n", "def bptt(x, o, h0, U, V, W):\n    while True:\n        pass\n"),
      "bptt", "no answer within"),

@@ -35,7 +35,8 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 
 # A valid invocation of each command, to which one bad flag value is added.
 BASE = {"demo": [], "list": [], "verify": ["rnn"], "derive": ["rnn"], "codegen": ["rnn"], "flow": ["rnn"],
-        "train": ["rnn"], "report": ["rnn"], "check": ["x.py", "--convention", "course"]}
+        "train": ["rnn"], "report": ["rnn"], "check": ["x.py", "--convention", "course"],
+        "autograder": ["--convention", "course", "-o", "x.zip"]}
 
 # Bad values by the type that checks a flag: every one must be refused by argparse itself.
 BAD_BY_TYPE = {

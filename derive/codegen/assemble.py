@@ -29,6 +29,13 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
     inits = [s.init for s in cell.states]
     first_state = "h0" if "h0" in inits else None
     outputs = list(dict.fromkeys([*cell.state_names, cell.softmax]))  # what forward() returns
+    mse = cell.loss == "mse"
+    linear = cell.loss == "linear"
+    loss_text = ("E = Σ_t ½‖ŷ_t − y_t‖²" if mse else f"E = Σ_t {cell.target.name}_tᵀ {cell.softmax}_t" if linear
+                 else "E = Σ_t −o_t · log ô_t")
+    target_doc = (f"upstream gradients g_t (T, {class_dim}, B), float" if linear else
+                  f"real targets (T, {class_dim}, B), float; a NaN entry contributes no loss term" if mse
+                  else f"class ids (T, B), integers in [0, {class_dim}); -1 contributes no loss term")
     equations = "\n".join(f"    {show.equation(a)}" for a in low.fwd)
     checked = verification or ["NOT VERIFIED (written with --unverified)"]
     lines = [
@@ -37,7 +44,7 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         f"Generated from {origin} by `bptt codegen`: the backward statements are the derivation's adjoint",
         "program printed by SymPy's NumPy printer, each under the equation it implements. Do not edit: regenerate.",
         "",
-        "The cell (one time step; E = Σ_t −o_t · log ô_t, summed over the batch):",
+        f"The cell (one time step; {loss_text}, summed over the batch):",
         equations,
         "",
         "Verification before this file was written:",
@@ -50,6 +57,7 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         "import numpy as np",
         "",
         f"CELL = {cell.name!r}",
+        f"LOSS = {cell.loss!r}  # 'cross_entropy' (class ids) or 'mse' (real targets)",
         "PARAM_SHAPES = {" + ", ".join(f"{p.name!r}: {tuple(p.shape)!r}" for p in cell.params) + "}",
         "STATE_ROWS = {" + ", ".join(f"{s.init!r}: {s.shape[0]!r}" for s in cell.states) + "}",
         f"KINKS = {tuple(sorted(low.kinks))!r}  # non-analytic functions used (see kink_margin)",
@@ -85,19 +93,19 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         "",
         "",
         f"def loss(params, xs, targets, h0=None, **state0):",
-        '    """E = Σ_t Σ_b −log ô_t[o_t].',
+        f'    """{loss_text}.',
         "",
         "    Args:",
         "        params: every parameter of param_shapes (one precision).",
         f"        xs: inputs (T, {input_dim}, B), float32/float64 (complex: the complex-step oracle).",
-        f"        targets: class ids (T, B), integers in [0, {class_dim}).",
+        f"        targets: {target_doc}.",
         f"        h0, **state0: initial states {', '.join(inits)} ((rows, B); zeros if None).",
         "",
         "    Returns:",
         "        E as a 0-d array of the computation's dtype.",
         '    """',
         '    sizes, dtype, state0 = _checked(params, xs, targets, {"h0": h0, **state0})',
-        "    o = _one_hot(targets, sizes[CLASS_DIM], dtype)",
+        "    o = _targets(targets, sizes[CLASS_DIM], dtype)",
         "    return _forward(params, xs, o, state0, sizes, dtype)[0]",
         "",
         "",
@@ -133,7 +141,7 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         "    T, _, B = xs.shape",
         f"    {', '.join(dims)} = {', '.join(f'sizes[{d!r}]' for d in dims)}",
         f"    {', '.join(cell.param_names)}, = (params[name] for name in PARAM_SHAPES)",
-        "    o = _one_hot(targets, K, dtype)" if class_dim == "K" else f"    o = _one_hot(targets, {class_dim}, dtype)",
+        "    o = _targets(targets, K, dtype)" if class_dim == "K" else f"    o = _targets(targets, {class_dim}, dtype)",
         f"    E, ({', '.join(tape)},) = _forward(params, xs, o, state0, sizes, dtype)",
         *_mask_line(low, tape),
         *backward,
@@ -157,8 +165,11 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
 
 
 def _mask_line(low: Lowering, tape) -> list[str]:
-    """Targets of −1 (masked steps) send no gradient: ô_t − o_t is made 0 there (runtime _masked_for_backward)."""
+    """Masked targets (−1 class ids, NaN real targets) send no gradient: ô_t − o_t is made 0 there
+    (runtime _masked_for_backward)."""
+    if low.cell.loss == "linear":
+        return []  # upstream gradients: nothing to mask
     ohats = plural(low.cell.softmax)
     if ohats not in tape:
         raise ValueError(f"{low.cell.name}: the backward pass does not read {ohats}; cannot mask targets")
-    return [f"    o = _masked_for_backward(o, {ohats}, targets)  # targets of -1: no loss term, no gradient"]
+    return [f"    o = _masked_for_backward(o, {ohats}, targets)  # masked targets: no loss term, no gradient"]

@@ -258,6 +258,14 @@ class Emitter:
                 continue
             out.line(f"{plural(n)} = {self.code(e, self.vec)}", show.equation_text(n, e) + "   (every t at once)")
             tape.append(plural(n))
+        if self.cell.loss == "linear":  # o holds the upstream gradients g_t: E = Σ_t g_tᵀ ŷ_t
+            out.line(f"E = np.sum(o * {plural(self.cell.softmax)})", "E = Σ_t g_tᵀ ŷ_t  (upstream gradients g_t)")
+            return out.out, list(dict.fromkeys(tape))
+        if self.cell.loss == "mse":  # o holds the real targets y_t; a NaN entry is no term (masked)
+            r = f"np.where(np.isnan(o), 0, {plural(self.cell.softmax)} - o)"
+            out.line(f"E = 0.5 * np.sum({r} ** 2)",
+                     "E = Σ_t E_t,  E_t = ½‖ŷ_t − y_t‖²  (summed over the batch; NaN targets masked)")
+            return out.out, list(dict.fromkeys(tape))
         logp = (f"log_{plural(self.cell.softmax)}" if self.cell.softmax in low.f_post
                 else f"_log_softmax({plural(self.cell.logits)})")
         out.line(f"E = -np.sum(o * {logp})", "E = Σ_t E_t,  E_t = −o_t · log ô_t  (summed over the batch)")

@@ -69,12 +69,18 @@ def _one_hot(targets, K, dtype):
     return o
 
 
+def _targets(targets, K, dtype):
+    """The targets as the forward pass reads them: one-hot o_t (cross-entropy) or the real y_t (mse,
+    NaN entries kept: the loss skips them)."""
+    return targets.astype(dtype) if LOSS != "cross_entropy" else _one_hot(targets, K, dtype)
+
+
 def _masked_for_backward(o, ohats, targets):
-    """o with masked columns (target −1) replaced by ô_t, so that ∂E_t/∂z_t = ô_t − o_t is 0 there.
+    """o with masked entries (class id −1; NaN for mse) replaced by ô_t, so that ô_t − o_t is 0 there.
 
     The derivation's ô_t − o_t assumes Σ_k o_tk = 1; a masked step has no loss term and sends no gradient.
     """
-    masked = (targets < 0)[:, None, :]
+    masked = np.isnan(targets) if LOSS == "mse" else (targets < 0)[:, None, :]
     return np.where(masked, ohats, o) if masked.any() else o
 
 
@@ -146,7 +152,9 @@ def _checked(params, xs, targets, state0, need_targets=True):
     """Validate every input; returns (sizes, dtype, initial states with zeros filled in)."""
     sizes = _sizes(params, xs)
     T, _, B = xs.shape
-    if need_targets:
+    if need_targets and LOSS != "cross_entropy":
+        _check_mse_targets(targets, (T, sizes[CLASS_DIM], B))
+    elif need_targets:
         if not isinstance(targets, np.ndarray) or targets.dtype.kind not in "iu":
             raise ValueError(f"targets: expected a NumPy integer array of class ids, shape ({T}, {B}), got "
                              f"{getattr(targets, 'dtype', type(targets).__name__)}")
@@ -169,6 +177,17 @@ def _checked(params, xs, targets, state0, need_targets=True):
         full[name] = np.zeros(shape, dtype) if value is None else _check_array(name, value, shape)
     dtype = np.result_type(dtype, *full.values())
     return sizes, dtype, full
+
+
+def _check_mse_targets(targets, shape):
+    if not isinstance(targets, np.ndarray) or targets.dtype.kind != "f":
+        raise ValueError(f"targets: expected a NumPy float array of real targets, shape {shape}, got "
+                         f"{getattr(targets, 'dtype', type(targets).__name__)}")
+    if targets.shape != shape:
+        raise ValueError(f"targets: expected shape (T, {CLASS_DIM}, B) = {shape}, got {targets.shape}")
+    if np.isinf(targets).any():
+        index = tuple(int(i) for i in np.argwhere(np.isinf(targets))[0])
+        raise ValueError(f"targets: expected finite values or NaN (no loss term), got {targets[index]} at {index}")
 
 
 def _check_truncate(truncate):

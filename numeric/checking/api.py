@@ -10,15 +10,18 @@ from pathlib import Path
 from numeric.checking import conventions
 from numeric.checking.conventions import CheckUsageError
 from numeric.checking.loading import Prepared, SubmissionError, prepare
+from numeric.checking.reference import new_run_seed, run_seed
 from numeric.checking.results import CheckReport, TestResult
 from numeric.checking.runner import run_cases
 from numeric.checking.sandbox import ALLOWABLE, DEFAULT_PACKAGES, Limits, Sandbox, missing_os_layers
+from numeric.checking.sandbox.files import UnsafeFile, read_plain_file
 
 
 def check(submission: str | Path, convention: str, models: tuple[str, ...] | str | None = None, *,
           adapter: str | Path | None = None, allow_imports: tuple[str, ...] = (), timeout: float = 10.0,
           memory_mb: int = 1024, numerical: bool = True, budget: float = 60.0, require_isolation: bool = False,
-          load: str | None = None, with_files: tuple[str | Path, ...] = ()) -> CheckReport:
+          load: str | None = None, with_files: tuple[str | Path, ...] = (), seed: int | None = None,
+          strict_inputs: bool = False) -> CheckReport:
     """Check ``submission`` under ``convention``; never raises for anything the submission does.
 
     Args:
@@ -36,6 +39,9 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
         load: "module" (run the file) or "defs" (top-level statements one at a time, definitions only);
             default: the convention's (min-char-rnn: "defs").
         with_files: helper files shipped next to the submission (``from rnn_utils import *``).
+        seed: the probes' secret seed; None draws a new one (``secrets``). Recorded in ``report.seed``:
+            the same seed gives the same probes again.
+        strict_inputs: an input changed in place fails its test (default: a warning).
 
     Raises:
         CheckUsageError: missing file, unknown convention/model/load mode, adapter or --with file problems,
@@ -44,8 +50,15 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
     """
     start = time.monotonic()
     path = Path(submission)
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         raise CheckUsageError(f"{path} is a folder; expected a Python file (a folder of submissions: --batch DIR)")
+    for file in (path, *with_files):  # the student controls these entries: no links, FIFOs or devices
+        try:
+            read_plain_file(file)
+        except UnsafeFile as err:
+            raise CheckUsageError(f"refused: {err}") from err
+        except OSError:
+            pass  # missing or unreadable: reported below as before
     if not path.is_file():
         raise CheckUsageError(f"no such file: {path}")
     conv = conventions.get(convention)
@@ -67,8 +80,12 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
         if adapter is not None:
             raise CheckUsageError("--adapter is only used with --convention adapter")
         models = _models(conv, models)
-    cases = conventions.cases(convention, models, str(adapter) if adapter else None)
-    report = CheckReport(str(path), convention, ",".join(models))
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise CheckUsageError(f"--seed: expected a non-negative integer, got {seed!r}")
+    seed = new_run_seed() if seed is None else seed
+    with run_seed(seed):  # every probe of this run mixes in the secret seed
+        cases = conventions.cases(convention, models, str(adapter) if adapter else None)
+    report = CheckReport(str(path), convention, ",".join(models), seed=seed)
     limits = Limits(timeout=timeout, load_timeout=2 * timeout, memory_mb=memory_mb, budget=budget)
     try:
         prepared = prepare(path, load or ("defs" if conv.load_mode == "library" else "module"), tuple(with_files))
@@ -87,12 +104,30 @@ def check(submission: str | Path, convention: str, models: tuple[str, ...] | str
             if require_isolation:
                 raise CheckUsageError(_refusal(sandbox.missing_layers))
             report.warnings.append(_hooks_only(sandbox.missing_layers))
-        run_cases(cases, sandbox, report, numerical=numerical)
+        run_cases(cases, sandbox, report, numerical=numerical, strict_inputs=strict_inputs, timeout=timeout)
     report.stdout, report.stderr = sandbox.stdout, sandbox.stderr
     if prepared.cells:
         _point_at_cells(report, prepared)
     report.seconds = time.monotonic() - start
     return report
+
+
+def test_names(convention: str, models: tuple[str, ...] | str | None = None,
+               adapter: str | Path | None = None) -> list[str]:
+    """The tests every submission of ``convention`` and ``models`` gets, in order (Gradescope's fixed list).
+
+    Raises:
+        CheckUsageError: unknown convention or model, adapter problems.
+    """
+    conv = conventions.get(convention)
+    if convention == "adapter":
+        if adapter is None or not Path(adapter).is_file():
+            raise CheckUsageError("convention 'adapter' needs --adapter FILE (an existing file)")
+        models = (adapter_model(adapter),)
+    else:
+        models = _models(conv, models)
+    with run_seed(0):  # the names do not depend on the probes
+        return [c.name for c in conventions.cases(convention, models, str(adapter) if adapter else None)]
 
 
 def _point_at_cells(report: CheckReport, prepared: Prepared) -> None:

@@ -14,13 +14,17 @@ from pathlib import Path
 
 from numeric.checking.api import check
 from numeric.checking.conventions import CheckUsageError
-from numeric.checking.writers import atomic_write
+from numeric.checking.sandbox.files import UnsafeFile
+from numeric.checking.writers import check_destination, safe_write, to_json
 
 
 def _one(path: str, convention: str, models, kwargs: dict) -> dict:
     try:
         report = check(path, convention, models, **kwargs)
-    except CheckUsageError:
+    except CheckUsageError as err:
+        if isinstance(err.__cause__, UnsafeFile):  # this student's entry (a link, a FIFO): their row fails alone
+            return {"submission": Path(path).name, "passed": False, "tests": 0, "tests_passed": 0,
+                    "failed": ["refused"], "diagnoses": [], "error": str(err), "report": None}
         raise
     except Exception as err:  # noqa: BLE001 - one broken submission never stops the batch
         return {"submission": Path(path).name, "passed": False, "tests": 0, "tests_passed": 0,
@@ -30,7 +34,7 @@ def _one(path: str, convention: str, models, kwargs: dict) -> dict:
     diagnoses = sorted({t.diagnosis[0].mistake for t in report.tests if t.diagnosis})
     return {"submission": Path(path).name, "passed": report.passed, "tests": len(report.tests),
             "tests_passed": sum(t.passed for t in report.tests), "failed": failed, "diagnoses": diagnoses,
-            "load_error": report.load_error, "seconds": round(report.seconds, 3), "report": report.as_dict()}
+            "load_error": report.load_error, "seconds": round(report.seconds, 3), "report": to_json(report)}
 
 
 def submissions(directory: str | Path) -> list[Path]:
@@ -73,6 +77,8 @@ def check_batch(directory: str | Path, convention: str, models=None, *, adapter=
         missing = missing_os_layers(tuple(dict.fromkeys(DEFAULT_PACKAGES + tuple(allow_imports))))
         if missing:
             raise CheckUsageError(_refusal(missing))
+    out = Path(summary_path) if summary_path else root / "bptt-summary.json"
+    check_destination(out)  # refused before an hour of grading, not after (ReportWriteError)
     start = time.monotonic()
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         rows = list(pool.map(_one, [str(f) for f in files], [convention] * len(files), [models] * len(files),
@@ -82,7 +88,6 @@ def check_batch(directory: str | Path, convention: str, models=None, *, adapter=
     summary = {"directory": str(root), "convention": convention, "seconds": round(time.monotonic() - start, 2),
                "all_passed": all(r["passed"] for r in rows), "passed": sum(r["passed"] for r in rows),
                "total": len(rows), "submissions": rows}
-    out = Path(summary_path) if summary_path else root / "bptt-summary.json"
-    atomic_write(out, json.dumps(summary, indent=2, default=str) + "\n")
+    safe_write(out, json.dumps(summary, indent=2, default=str) + "\n")
     summary["summary_path"] = str(out)
     return summary

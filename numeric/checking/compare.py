@@ -110,8 +110,17 @@ def rel(got: np.ndarray, exp: np.ndarray) -> float:
     numeric.gradcheck.compare.relative_error, inlined because the diagnosis evaluates it thousands of times."""
     a = np.asarray(got, dtype=np.float64).ravel()
     b = np.asarray(exp, dtype=np.float64).ravel()
+    # Scaled by the largest entry so that no square overflows: unscaled, 1e308 everywhere gives inf/inf =
+    # NaN, which a caller's "err > tol" would let through. Not finite anywhere: never within tolerance.
+    s = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    if not np.isfinite(s):
+        return float("inf")
+    s = s or 1.0
+    a, b = a / s, b / s
     d = a - b
-    scale = max(np.sqrt(np.dot(a, a)) + np.sqrt(np.dot(b, b)), FLOOR * np.sqrt(max(b.size, 1)), 1e-300)
+    with np.errstate(over="ignore"):  # a subnormal s: the floor is then inf, and the error 0 as before
+        floor = max(FLOOR * np.sqrt(max(b.size, 1)), 1e-300) / s
+    scale = max(np.sqrt(np.dot(a, a)) + np.sqrt(np.dot(b, b)), floor)
     return float(np.sqrt(np.dot(d, d)) / scale)
 
 

@@ -35,6 +35,11 @@ from numeric.checking.conventions import CheckUsageError
 LOAD_MODES = ("module", "defs", "library")  # "library" is the old name of "defs"
 MAX_HELPER_BYTES = 5_000_000      # per --with file
 MAX_SHIPPED_BYTES = 20_000_000    # submission and helpers together
+# The checker parses student code itself (notebook cells, --load defs) at ~400 bytes of memory per byte of
+# source: cap the code before parsing. Real hand-ins are well under 100 kB of code; notebooks may be larger
+# on disk because of their stored outputs (images), hence the separate cap on the raw file.
+MAX_CODE_BYTES = 1_000_000
+MAX_NOTEBOOK_BYTES = 20_000_000
 
 
 class SubmissionError(ValueError):
@@ -93,12 +98,19 @@ def prepare(path: str | Path, load: str = "module", with_files: tuple[str | Path
     cells: list[tuple[int, int]] = []
     mode = "module"
     main = path.name
-    if path.suffix.lower() == ".ipynb" or _looks_like_notebook(path, raw):
+    is_notebook = path.suffix.lower() == ".ipynb" or _looks_like_notebook(path, raw)
+    limit = MAX_NOTEBOOK_BYTES if is_notebook else MAX_CODE_BYTES
+    if len(raw) > limit:
+        raise SubmissionError(f"{path.name} is {len(raw):,} bytes; a submission may have at most {limit:,}")
+    if is_notebook:
         source, cells, notes = notebook_source(raw, path.name)
         main = path.stem + ".py"
         mode = "statements"
     else:
         source = raw.decode("utf-8", errors="surrogateescape")
+    if len(source.encode("utf-8", errors="surrogateescape")) > MAX_CODE_BYTES:
+        raise SubmissionError(f"{path.name}: {len(source):,} characters of code; at most {MAX_CODE_BYTES:,} "
+                              "are checked")
     if load in ("defs", "library"):
         source, defs_notes = definitions_only(source)
         notes += defs_notes
@@ -117,11 +129,11 @@ def prepare(path: str | Path, load: str = "module", with_files: tuple[str | Path
 
 def _looks_like_notebook(path: Path, raw: bytes) -> bool:
     """A notebook saved under a .py name (what gave ``NameError: name 'null' is not defined``)."""
-    if not raw.lstrip().startswith(b"{"):
+    if not raw.lstrip().startswith(b"{") or len(raw) > MAX_NOTEBOOK_BYTES:
         return False
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(doc, dict) and ("cells" in doc or "worksheets" in doc)
 
@@ -142,6 +154,8 @@ def _notebook_cells(raw: bytes, name: str) -> list[tuple[str, str]]:
     except json.JSONDecodeError as err:
         raise SubmissionError(f"{name} is not a valid notebook: invalid JSON at line {err.lineno}, "
                               f"column {err.colno} ({err.msg}); re-save it from Jupyter") from err
+    except RecursionError as err:
+        raise SubmissionError(f"{name} is not a valid notebook: its JSON is nested too deeply") from err
     if not isinstance(doc, dict) or not ("cells" in doc or "worksheets" in doc):
         raise SubmissionError(f"{name} is not a Jupyter notebook: expected a JSON object with 'cells' "
                               "(nbformat 4) or 'worksheets' (nbformat 3)")
@@ -192,6 +206,10 @@ def notebook_source(raw: bytes, name: str = "notebook.ipynb") -> tuple[str, list
     if not code:
         raise SubmissionError(f"{name} has no code cells ({len(cells)} cells in all); expected the "
                               "assignment's functions in code cells")
+    size = sum(len(text) for _, text in code)
+    if size > MAX_CODE_BYTES:
+        raise SubmissionError(f"{name}: {size:,} characters of code in its cells; at most {MAX_CODE_BYTES:,} "
+                              "are checked")
     lines: list[str] = []
     spans: list[tuple[int, int]] = []
     magic_lines, cell_magics, unparsable = [], [], []
@@ -206,8 +224,9 @@ def notebook_source(raw: bytes, name: str = "notebook.ipynb") -> tuple[str, list
         body = _without_ipython_lines(text, body, number, magic_lines)
         try:
             ast.parse("\n".join(body))
-        except SyntaxError as err:
-            unparsable.append(f"cell {number}, line {err.lineno}: {err.msg}")
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+            unparsable.append(f"cell {number}, line {getattr(err, 'lineno', '?')}: "
+                              f"{getattr(err, 'msg', type(err).__name__)}")
             lines.extend("" for _ in body)
             continue
         spans.append((len(lines) + 1, number))
@@ -224,7 +243,7 @@ def _without_ipython_lines(text: str, body: list[str], number: int, skipped: lis
     try:
         ast.parse(text)
         parses = True
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         parses = False
     out = []
     for line in body:
@@ -264,7 +283,7 @@ def definitions_only(source: str) -> tuple[str, list[str]]:
     """
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: NUL bytes
         return source, ["--load defs: the file does not parse; loaded as it is"]
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     kept, dropped = Counter(), Counter()

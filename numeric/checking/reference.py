@@ -12,6 +12,9 @@ read by one converter: "hs", "cs", "E", each parameter name, "xs", "h0", "c0", "
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import secrets
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,9 +23,30 @@ from numeric import models
 from numeric.gradcheck import LoopObjective, numerical_gradient
 
 
+# The secret per-run seed mixed into every probe (None: the probe's fixed index alone, as in unit tests).
+_RUN_SEED: contextvars.ContextVar[int | None] = contextvars.ContextVar("bptt_probe_run_seed", default=None)
+
+
+def new_run_seed() -> int:
+    """A fresh secret seed for one run (63 bits from ``secrets``: not guessable from earlier runs)."""
+    return secrets.randbits(63)
+
+
+@contextlib.contextmanager
+def run_seed(seed: int | None):
+    """Within the block every ``make_probe`` draws from (seed, probe index): the probes of a run are new
+    and secret, and the same ``seed`` gives the same probes again (``bptt check --seed``)."""
+    token = _RUN_SEED.set(seed)
+    try:
+        yield seed
+    finally:
+        _RUN_SEED.reset(token)
+
+
 @dataclass
 class Probe:
-    """One input set. ``sizes`` = dict(T, D, H, K, B); ``seed`` is recorded for the report."""
+    """One input set. ``sizes`` = dict(T, D, H, K, B); ``seed`` is the probe's index within its convention
+    (the run's secret seed is mixed in when drawing, see ``run_seed``)."""
 
     model: str
     bias: bool
@@ -39,14 +63,15 @@ class Probe:
 
     def label(self) -> str:
         s = self.sizes
-        return f"seed {self.seed}, T={s['T']} D={s['D']} H={s['H']} B={s['B']}"
+        role = f" ({self.extra['role']})" if self.extra.get("role") else ""
+        return f"T={s['T']} D={s['D']} H={s['H']} B={s['B']}{role}"
 
 
 def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int, B: int,
                upstream: bool = False, dc_last: bool = False, zero_c0: bool = False,
                scale: float = 1.0, one_hot: bool = False, targets_const: bool = False,
-               upstream_scale: float = 1.0, out_scale: float = 1.0) -> Probe:
-    """Random inputs with a fixed seed.
+               upstream_scale: float = 1.0, out_scale: float = 1.0, role: str = "") -> Probe:
+    """Random inputs drawn from ``seed`` (the probe's fixed index) mixed with the run's secret seed.
 
     Args:
         upstream: draw dhs (T, H, B) instead of targets.
@@ -55,15 +80,23 @@ def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int
         scale: multiplies the parameters (``init_params`` draws ±1/√H); > 1 saturates and enlarges gradients.
         one_hot: inputs are one-hot columns (min-char-rnn); ``extra["inputs"]`` holds the class ids (T,).
         targets_const: every target is class 0: gradients grow with T (exercises clipping).
-        upstream_scale: multiplies dhs and dc_last.
+        upstream_scale: multiplies dhs and dc_last. Above 1 (the large-gradient probe) they are scaled
+            further where needed, so that every gradient has an entry of magnitude ≥ ``CLIP_PROOF``:
+            clipping at the usual ±5 then changes every output (the backward is linear in the upstream
+            gradients, so this is exact).
         out_scale: further multiplies the output layer W, c: large ∂E/∂h_t without saturating the cell
             (gradients that grow backwards through time, as clipping is meant for).
+        role: "" (an ordinary probe: part of the verdict and the diagnosis), "large" (too large for a
+            numerical gradient inside the backward to finish in time: verdict only, no diagnosis) or
+            "clip" (large gradients in a convention whose template clips them: clipping there is a
+            warning, see runner.py).
     """
-    rng = np.random.default_rng(seed)
+    run = _RUN_SEED.get()
+    rng = np.random.default_rng(seed if run is None else [run, seed])
     m = models.get(model, bias=bias)
     params = {k: v * scale * (out_scale if k in ("W", "c") else 1.0)
               for k, v in m.init_params(D, H, K, rng=rng).items()}
-    extra = {}
+    extra = {"role": role} if role else {}
     if one_hot:
         ids = rng.integers(0, D, size=(T,))
         xs = np.zeros((T, D, B))
@@ -82,8 +115,26 @@ def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int
             dcl = rng.standard_normal((H, B)) * upstream_scale
     else:
         targets = np.zeros((T, B), dtype=np.int64) if targets_const else rng.integers(0, K, size=(T, B))
-    return Probe(model, bias, seed, dict(T=T, D=D, H=H, K=K, B=B), params, xs, h0, c0, targets, dhs, dcl,
-                 extra)
+    probe = Probe(model, bias, seed, dict(T=T, D=D, H=H, K=K, B=B), params, xs, h0, c0, targets, dhs, dcl,
+                  extra)
+    if upstream and upstream_scale > 1:
+        _reach_clip_proof(probe)
+    return probe
+
+
+CLIP_PROOF = 6.0  # every gradient of a large-gradient probe reaches this: clipping at ±5 shows everywhere
+
+
+def _reach_clip_proof(probe: Probe, most: float = 1000.0) -> None:
+    ref = reference_outputs(probe)
+    sizes = [float(np.max(np.abs(v))) for k, v in ref.items()
+             if k not in ("hs", "cs", "E", "dhs_after", "dc_last_after") and np.size(v)]
+    smallest = min(sizes, default=0.0)
+    if 0 < smallest < CLIP_PROOF:
+        factor = min(CLIP_PROOF / smallest * 1.01, most)
+        probe.dhs = probe.dhs * factor
+        if probe.dc_last is not None:
+            probe.dc_last = probe.dc_last * factor
 
 
 def reference_outputs(probe: Probe) -> dict:

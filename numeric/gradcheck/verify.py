@@ -44,7 +44,8 @@ def point_sizes(model, D: int, H: int, K: int, extra: Mapping[str, int] | None =
 
 def random_point(model, D: int, H: int, K: int, T: int, B: int, dtype=np.float64, seed: int = 0,
                  dims: Mapping[str, int] | None = None) -> Point:
-    """Parameters from ``model.init_params``, xs ~ N(0, 1), uniform targets, initial states ~ N(0, 0.5²).
+    """Parameters from ``model.init_params``, xs ~ N(0, 1), uniform class targets (real targets ~ N(0, 1)
+    for a model whose ``LOSS`` is "mse"), initial states ~ N(0, 0.5²).
 
     Initial states are random rather than zero so that their gradients are exercised too. A model whose
     dimensions are not exactly D H K (a generated cell with ``dims D H S K``, or ``dims D K``) gets its
@@ -56,7 +57,10 @@ def random_point(model, D: int, H: int, K: int, T: int, B: int, dtype=np.float64
     params = model.init_params(**sizes, rng=rng, dtype=dtype)
     n_in, n_classes = sizes[getattr(model, "INPUT_DIM", "D")], sizes[getattr(model, "CLASS_DIM", "K")]
     xs = rng.standard_normal((T, n_in, B)).astype(dtype)
-    targets = rng.integers(0, n_classes, size=(T, B))
+    if getattr(model, "LOSS", "cross_entropy") != "cross_entropy":  # a generated mse/linear-loss module
+        targets = rng.standard_normal((T, n_classes, B)).astype(dtype)
+    else:
+        targets = rng.integers(0, n_classes, size=(T, B))
     wanted = inspect.signature(model.initial_state_shapes).parameters
     shapes = model.initial_state_shapes(**{k: v for k, v in {**sizes, "B": B}.items() if k in wanted})
     state0 = {k: (0.5 * rng.standard_normal(s)).astype(dtype) for k, s in shapes.items()}

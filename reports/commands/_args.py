@@ -39,6 +39,20 @@ def add_seed_and_dims(p: argparse.ArgumentParser, seed_help: str) -> None:
                         "(repeatable; default: H + 1)")
 
 
+def add_bidirectional(p: argparse.ArgumentParser) -> None:
+    """--bidirectional: a forward and a backward pass of the cell with a joint output layer."""
+    p.add_argument("--bidirectional", action="store_true",
+                   help="a forward and a backward pass of the cell, joint output layer z = W_fw h→ + W_bw h← + c "
+                        "(parameters U_fw, U_bw, …; derive/bidirectional.py)")
+
+
+def add_layers(p: argparse.ArgumentParser) -> None:
+    """--layers N: stack N layers of the cell (derive/layers.py, docs/cells.md "Stacked layers")."""
+    p.add_argument("--layers", type=positive_int, default=None, metavar="N",
+                   help="stack N layers of the cell: layer l reads layer l-1's h, the top layer feeds the "
+                        "output layer; parameters U_1, V_1, …, U_f2, … (default: as the cell file says, else 1)")
+
+
 def seed(text: str) -> int:
     """A random seed: NumPy takes 0 … 2**32 − 1."""
     try:

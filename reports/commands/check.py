@@ -3,10 +3,12 @@
     bptt check FILE --convention NAME [--model M] [--adapter FILE] [--json OUT] [--gradescope OUT]
                [--timeout S] [--budget S] [--memory MB] [--allow-import PKG ...] [--no-numerical]
                [--require-isolation] [--with FILE ...] [--load defs|module]
+               [--strict-inputs] [--seed N] [--points FUNC=N ...] [--visibility [FUNC=]V ...]
     bptt check --batch DIR --convention NAME [--json SUMMARY] [--jobs 2]
 
 Exit codes: 0 every test passed, 1 something failed (including a submission that does not load),
-2 only for the checker's own usage errors (missing file, unknown convention or model).
+2 the checker's own usage errors (missing file, unknown convention or model, a report that cannot be
+written where asked). OUT may be ``-`` (standard output; the terminal report then goes to stderr).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from reports.commands._args import positive_float, positive_int
-from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
+from reports.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -45,8 +47,63 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-numerical", action="store_true", help="skip the numerical-gradient column")
     p.add_argument("--batch", default=None, metavar="DIR", help="grade every .py file in DIR")
     p.add_argument("--jobs", type=positive_int, default=2, help="parallel processes for --batch (default 2)")
+    p.add_argument("--strict-inputs", action="store_true",
+                   help="fail a function that changes an input in place (default: a warning)")
+    p.add_argument("--seed", type=_seed, default=None, metavar="N",
+                   help="the probes' seed (default: a new secret one per run, recorded in the JSON report)")
+    p.add_argument("--points", action="append", default=[], metavar="FUNC=N",
+                   help="Gradescope points of one test (default 1 each; repeatable)")
+    p.add_argument("--visibility", action="append", default=[], metavar="[FUNC=]V",
+                   help="Gradescope visibility: visible, hidden, after_due_date or after_published; "
+                        "FUNC=V for one test, V alone for the default (repeatable)")
     p.add_argument("--width", type=positive_int, default=None, help=argparse_suppress())
     p.set_defaults(run=run)
+
+
+def _seed(text: str) -> int:
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def gradescope_options(args, tests: list[str]) -> dict:
+    """--points and --visibility checked against the convention's tests → ``writers.gradescope`` options.
+
+    Raises:
+        UsageError: a malformed entry, an unknown test name, a negative number, an unknown visibility.
+    """
+    from numeric.checking.writers import VISIBILITIES
+    points, visibility, default = {}, {}, "visible"
+    for entry in args.points:
+        name, sep, value = entry.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not sep or not name or not number >= 0 or number == float("inf"):
+            raise UsageError(f"--points {entry!r}: expected FUNC=N with N a number ≥ 0 (e.g. rnn_backward=3)")
+        points[_known(name, tests, "--points")] = number
+    for entry in args.visibility:
+        name, sep, value = entry.rpartition("=")
+        if value not in VISIBILITIES:
+            raise UsageError(f"--visibility {entry!r}: expected one of {', '.join(VISIBILITIES)}"
+                             " (alone for the default, or FUNC=V)")
+        if sep:
+            visibility[_known(name, tests, "--visibility")] = value
+        else:
+            default = value
+    return {"tests": tests, "points": points, "visibility": visibility, "default_visibility": default}
+
+
+def _known(name: str, tests: list[str], flag: str) -> str:
+    if name not in tests:
+        raise UsageError(f"{flag}: no test named {name!r} in this convention; expected one of: {', '.join(tests)}")
+    return name
 
 
 def argparse_suppress():
@@ -58,16 +115,26 @@ def run(args) -> int:
     from rich.console import Console
 
     from numeric.checking import CheckUsageError, check
-    from numeric.checking.writers import write_gradescope, write_json
+    from numeric.checking.api import test_names
+    from numeric.checking.writers import ReportWriteError, check_destination, write_gradescope, write_json
     from reports.check_report import CheckReportView, batch_table
 
-    console = Console(width=args.width) if args.width else Console()
+    outputs = [p for p in (args.json_out, args.gradescope) if p]
+    if outputs.count("-") > 1:
+        raise UsageError("only one of --json and --gradescope can be - (standard output)")
+    # a report on standard output keeps it clean: the terminal report goes to stderr then
+    console = Console(width=args.width, stderr="-" in outputs) if args.width else Console(stderr="-" in outputs)
     if args.timeout <= 0:
         raise UsageError(f"--timeout: expected a positive number of seconds, got {args.timeout:g}")
     if args.budget <= 0:
         raise UsageError(f"--budget: expected a positive number of seconds, got {args.budget:g}")
     if args.memory < 64:
         raise UsageError(f"--memory: expected at least 64 (MB; NumPy alone needs about 30), got {args.memory}")
+    try:
+        for path in outputs:
+            check_destination(path)  # refuse before grading, not after
+    except ReportWriteError as err:
+        raise UsageError(str(err)) from err
     if args.batch:
         if args.file:
             raise UsageError("give either FILE or --batch DIR, not both")
@@ -77,18 +144,24 @@ def run(args) -> int:
                                   allow_imports=tuple(args.allow_import), timeout=args.timeout,
                                   memory_mb=args.memory, jobs=args.jobs, summary_path=args.json_out,
                                   budget=args.budget, require_isolation=args.require_isolation)
-        except CheckUsageError as err:
+        except (CheckUsageError, ReportWriteError) as err:
             raise UsageError(str(err)) from err
         console.print(batch_table(summary))
         return EXIT_OK if summary["all_passed"] else EXIT_FAILED
     if not args.file:
         raise UsageError("FILE is required (or --batch DIR)")
     try:
+        tests = test_names(args.convention, args.model, args.adapter)
+    except CheckUsageError as err:
+        raise UsageError(str(err)) from err
+    options = gradescope_options(args, tests)  # the fixed list of Gradescope tests, whatever happens below
+    try:
         report = check(args.file, args.convention, args.model, adapter=args.adapter,
                        allow_imports=tuple(args.allow_import), timeout=args.timeout, memory_mb=args.memory,
                        numerical=not args.no_numerical, budget=args.budget,
                        require_isolation=args.require_isolation, load=args.load,
-                       with_files=tuple(args.with_files))
+                       with_files=tuple(args.with_files),
+                       seed=args.seed, strict_inputs=args.strict_inputs)
     except CheckUsageError as err:
         raise UsageError(str(err)) from err
     except Exception as err:  # noqa: BLE001 - a checker bug: still write the reports, then say so
@@ -96,11 +169,13 @@ def run(args) -> int:
         report = CheckReport(args.file, args.convention, args.model or "",
                              load_error=f"internal checker error: {type(err).__name__}: {err}")
     # reports are written here, by the checker, after the submission's process is gone
-    for path, writer in ((args.json_out, write_json), (args.gradescope, write_gradescope)):
+    failed_write = False
+    for path, writer, extra in ((args.json_out, write_json, {}), (args.gradescope, write_gradescope, options)):
         if path:
             try:
-                writer(report, path)
-            except OSError as err:
-                print(f"bptt check: cannot write {path}: {err}", file=sys.stderr)
+                writer(report, path, **extra)
+            except ReportWriteError as err:
+                print(f"bptt check: error: cannot write the report: {err}", file=sys.stderr)
+                failed_write = True
     console.print(CheckReportView(report))
-    return report.exit_code
+    return EXIT_USAGE if failed_write else report.exit_code

@@ -36,6 +36,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="derive even when the estimated output is beyond the guard (exit 2 otherwise)")
     p.add_argument("--bias", dest="no_bias", action="store_false", default=False, help="include the biases (default)")
     p.add_argument("--no-bias", action="store_true", help="drop every parameter declared 'bias' (b…, c, b_gh)")
+    from reports.commands._args import add_bidirectional, add_layers
+
+    add_layers(p)
+    add_bidirectional(p)
     p.set_defaults(run=run)
     return p
 
@@ -52,8 +56,16 @@ def run(args) -> int:
 
     from derive import CellError, derive, load_cell
 
+    net = None
     try:
-        cell = load_cell(args.cell, bias=not args.no_bias)
+        cell = load_cell(args.cell, bias=not args.no_bias, layers=getattr(args, "layers", None))
+        if getattr(args, "bidirectional", False):
+            if getattr(args, "layers", None):
+                raise UsageError("--bidirectional with --layers: not supported (one or the other)")
+            from derive.bidirectional import bidirectional
+
+            net = bidirectional(args.cell, bias=not args.no_bias)
+            cell = net.direction  # --wrt and --certify: the direction cell (names without _fw/_bw)
     except CellError as err:
         raise UsageError(str(err)) from None
     if args.wrt:
@@ -65,7 +77,12 @@ def run(args) -> int:
     wrt = tuple(dict.fromkeys(args.wrt or ()))
     if not args.force:
         _guard(cell, wrt, args)
-    derivation = derive(cell, wrt=wrt, steps=args.steps, truncate=args.truncate)
+    if net is not None:
+        from derive.bidirectional import derivation as bidirectional_derivation
+
+        derivation = bidirectional_derivation(net, wrt=wrt or None, steps=args.steps, truncate=args.truncate)
+    else:
+        derivation = derive(cell, wrt=wrt, steps=args.steps, truncate=args.truncate)
     certificate, timed_out = None, None
     if args.certify:
         from derive.certificate import BUDGET, CertificateTimeout, certify

@@ -6,8 +6,9 @@ import json
 
 from rich.console import Console
 
+from reports.commands._args import (add_bidirectional, add_layers, add_steps, add_truncate_and_bias, dim_size,
+                                   model_or_cell, positive_int, seed)
 from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_steps, add_truncate_and_bias, dim_size, model_or_cell, positive_int, seed
 
 
 def add_parser(sub) -> None:
@@ -30,6 +31,8 @@ def add_parser(sub) -> None:
     p.add_argument("--dim", type=dim_size, action="append", default=[], metavar="NAME=N",
                    help="a cell file: size of a dimension other than D, H, K (repeatable; default H + 1)")
     add_truncate_and_bias(p, "truncated BPTT: each E_t sends its gradient back at most k steps")
+    add_layers(p)
+    add_bidirectional(p)
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     p.add_argument("--force", action="store_true",
                    help="run even when the estimated memory or time is beyond the guard (exit 2 otherwise)")
@@ -41,8 +44,10 @@ def run(args) -> int:
     from numeric.gradcheck.verify import verify
     from reports.verification import VerificationView
 
-    if args.model not in models.names():
-        if args.model.endswith(".cell"):
+    if getattr(args, "bidirectional", False):
+        return _run_bidirectional(args)
+    if args.model not in models.names() or getattr(args, "layers", None):  # stacked: no hand-written model
+        if args.model.endswith(".cell") or args.model in models.names():
             return _run_cell_file(args)
         raise UsageError(f"unknown model {args.model!r}; expected one of: {', '.join(models.names())}")
     model = models.get(args.model, bias=args.bias)
@@ -79,8 +84,11 @@ def _run_cell_file(args) -> int:
     from reports.codegen_verify import verify_generated
     from reports.verification import VerificationView
 
+    from derive import load_cell
+
     try:
-        gen = generate(args.model, bias=args.bias)
+        gen = generate(load_cell(args.model, bias=args.bias, layers=getattr(args, "layers", None)), bias=args.bias,
+                       origin=args.model + (f" with --layers {args.layers}" if getattr(args, "layers", None) else ""))
     except CellError as err:
         raise UsageError(str(err)) from None
     from numeric.gradcheck.verify import point_sizes
@@ -114,3 +122,38 @@ def _guard(args, param_shapes, state_rows) -> None:
     reason = verification_estimate(param_shapes, args.D, args.T, args.B, state_rows).refusal()
     if reason:
         raise UsageError(f"--T {args.T} --B {args.B}: {reason}; use smaller sizes or --force")
+
+
+def _run_bidirectional(args) -> int:
+    """--bidirectional: the direction cell as any generated cell, then the whole network against the oracles."""
+    from derive.bidirectional import generate
+    from derive.errors import CellError
+    from reports.bidirectional_verify import verify_bidirectional
+    from reports.codegen_verify import verify_generated
+    from reports.verification import VerificationView
+
+    if getattr(args, "layers", None):
+        raise UsageError("--bidirectional with --layers: not supported (one or the other)")
+    if args.dtype != "float64" or args.dim:
+        raise UsageError("--bidirectional is verified in float64 at sizes D, H, K only (no --dtype float32, no --dim)")
+    try:
+        gen = generate(args.model, bias=args.bias)
+    except CellError as err:
+        raise UsageError(str(err)) from None
+    from derive.codegen import generate as generate_cell
+
+    cell = verify_generated(generate_cell(gen.cell), truncate=args.truncate, large=None, seed=args.seed,
+                            runs=[("float64", (args.D, args.H, args.K, args.T, args.B), args.seed)],
+                            oracles=("complex-step", "central"))
+    net = verify_bidirectional(gen, D=args.D, H=args.H, K=args.K, T=args.T, B=args.B, truncate=args.truncate,
+                               seed=args.seed)
+    passed = cell.passed and net.passed
+    if args.json:
+        print(json.dumps({"direction_cell": [r.as_dict() for r in cell.runs], "network": net.as_dict(),
+                          "passed": passed}, indent=2))
+    else:
+        console = Console()
+        for r in cell.runs:
+            console.print(VerificationView(r, title=f"{gen.cell.name} (one direction, driven by up_t)"))
+        console.print(VerificationView(net, title=f"{gen.name}: the whole network"))
+    return EXIT_OK if passed else EXIT_FAILED

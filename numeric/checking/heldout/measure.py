@@ -51,15 +51,23 @@ def cases():
 
 
 def main() -> int:
-    rows, hits, planted, passed_correct, correct, failed = [], 0, 0, 0, 0, 0
+    rows, hits, planted, passed_correct, correct, failed, warned = [], 0, 0, 0, 0, 0, 0
     per_batch: dict[int, list[int]] = {}
     start = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         for name, convention, model, mistake, source in cases():
             path = Path(tmp) / name
             path.write_text(source)
-            report = check(path, convention, model, numerical=False)
+            # grading policy (docs/checking.md): an in-place change is a warning unless --strict-inputs, so the
+            # mutates-* mistakes are measured strict; min-char-rnn's own ±5 clipping is a warning by design
+            strict = bool(mistake) and mistake.startswith("mutates")
+            report = check(path, convention, model, numerical=False, strict_inputs=strict)
             bad = [t for t in report.tests if not t.passed]
+            if mistake and not bad and _warned(report, mistake):
+                planted += 1
+                warned += 1
+                rows.append(f"{name:22s} {str(mistake):40s} warning (by design): {_warned(report, mistake)}")
+                continue
             tops = [t.diagnosis[0].mistake for t in bad if t.diagnosis]
             if mistake is None:
                 correct += 1
@@ -75,12 +83,19 @@ def main() -> int:
             rows.append(f"{name:22s} {str(mistake):40s} {verdict}")
     print("\n".join(rows))
     print(f"\ncorrect versions passing: {passed_correct}/{correct}")
-    print(f"planted mistakes failing: {failed}/{planted}")
-    print(f"top diagnosis names the planted mistake: {hits}/{planted} = {hits / max(planted, 1):.0%}")
+    print(f"planted mistakes failing: {failed}/{planted - warned}; reported as a warning by design: {warned}")
+    print(f"top diagnosis names the planted mistake: {hits}/{planted - warned} = {hits / max(planted - warned, 1):.0%}")
     for batch, results in sorted(per_batch.items()):
         print(f"  batch {batch}: {sum(results)}/{len(results)}")
     print(f"({time.monotonic() - start:.1f} s)")
-    return 0 if hits >= 0.9 * planted and passed_correct == correct else 1
+    return 0 if hits >= 0.9 * (planted - warned) and passed_correct == correct else 1
+
+
+def _warned(report, mistake: str) -> str:
+    """The warning that reports ``mistake`` when the policy makes it one (min-char-rnn's template clipping)."""
+    if mistake == "clipping-in-backward" and report.convention == "min-char-rnn":
+        return next((w.split(":")[0] for t in report.tests for w in t.warnings if w.startswith("clips-gradients-at")), "")
+    return ""
 
 
 def _top(bad) -> str | None:

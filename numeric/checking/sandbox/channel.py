@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from numeric.checking.sandbox.text import display_text
 from numeric.checking.sandbox.values import Handle, Other
 
 MAX_REPLY = 96 * 2**20  # bytes of one reply (arrays included)
@@ -163,7 +164,7 @@ def _decode_reply(payload: bytes, token: str, generation: int, expect: str) -> d
         notes = header.get("notes", [])
         if not isinstance(notes, list):
             raise ProtocolError("load notes are not a list")
-        return {"ok": True, "notes": [str(n)[:300] for n in notes[:50] if isinstance(n, str)]}
+        return {"ok": True, "notes": [display_text(n, 300) for n in notes[:50] if isinstance(n, str)]}
     decoder = _Decoder(memoryview(payload)[4 + hlen:], generation)
     value = decoder.node(header.get("value", {"t": "none"}), 0)
     mutated = {}
@@ -181,7 +182,7 @@ def _student_error(err) -> dict:
     """The child's error report: display text only, capped; a reserved type is relabelled."""
     if not isinstance(err, dict):
         err = {}
-    out = {k: str(err.get(k, ""))[:4000] for k in ("type", "message", "where", "traceback")}
+    out = {k: display_text(err.get(k, ""), 4000) for k in ("type", "message", "where", "traceback")}
     kind = out["type"]
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]{0,99}", kind) or (
             kind in RESERVED_ERRORS and kind != "MissingFunction") or kind.startswith("LoadFailed"):
@@ -219,7 +220,7 @@ class _Decoder:
             for pair in items:
                 if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
                     raise ProtocolError("a malformed dict entry")
-                out[pair[0]] = self.node(pair[1], depth + 1)
+                out[display_text(pair[0], 100)] = self.node(pair[1], depth + 1)
             return out
         if t == "handle":
             ident = node.get("id")
@@ -229,7 +230,7 @@ class _Decoder:
         if t == "none":
             return None
         kind = node.get("type", t)
-        return Other(str(kind)[:100] if isinstance(kind, str) else "object")
+        return Other(display_text(kind, 100) if isinstance(kind, str) else "object")
 
     def array(self, node: dict):
         dtype = np.dtype(_plain_str(node.get("dtype")))

@@ -297,6 +297,27 @@ def _format_error(err):
     return {"type": type(err).__name__, "message": message, "where": where, "traceback": tb}
 
 
+# NumPy 1.24 removed these aliases of Python's builtins; course code written before then still uses them
+# (``dtype=np.float``). The gradient is what is graded, not the NumPy release the student had.
+_REMOVED_NUMPY_ALIASES = {"float": float, "int": int, "bool": bool, "object": object, "complex": complex,
+                          "str": str, "long": int, "unicode": str}
+
+
+def _provide_removed_numpy_aliases(numpy, used):
+    """Serve ``np.float`` & co. through NumPy's module ``__getattr__``; ``used`` collects the names asked."""
+    original = getattr(numpy, "__getattr__", None)
+
+    def __getattr__(name):
+        if name in _REMOVED_NUMPY_ALIASES:
+            used.add(name)
+            return _REMOVED_NUMPY_ALIASES[name]
+        if original is None:
+            raise AttributeError("module 'numpy' has no attribute %r" % name)
+        return original(name)
+
+    numpy.__getattr__ = __getattr__
+
+
 def main(fd_in, fd_out):
     channel = _Channel(fd_in, fd_out, None)
     config, _ = channel.receive()
@@ -304,6 +325,8 @@ def main(fd_in, fd_out):
     sys.path[:] = list(config["sys_path"]) + [os.getcwd()]  # helper files shipped with it; stdlib first
     sys.argv[:] = [config["argv0"]]
     import numpy  # noqa: F401 - imported before the guard: NumPy reads its own files and may load ctypes
+    legacy_aliases = set()
+    _provide_removed_numpy_aliases(numpy, legacy_aliases)
     if not config.get("unguarded_for_tests"):  # tests switch the hooks off to attack the OS layers alone
         sys.meta_path.insert(0, _ImportBlocker(config["blocked_imports"], config.get("allowable", ())))
         _install_guard(config, {fd_in, fd_out})
@@ -323,6 +346,9 @@ def main(fd_in, fd_out):
                 continue
             if op == "load":
                 notes = _load(request, modules, config)
+                if legacy_aliases:
+                    notes.append("uses %s, removed in NumPy 1.24: served as Python's builtins"
+                                  % ", ".join("np." + n for n in sorted(legacy_aliases)))
                 channel.send({"ok": True, "notes": notes})
                 continue
             if op == "exit":

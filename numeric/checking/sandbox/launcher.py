@@ -27,8 +27,10 @@ from pathlib import Path
 
 from numeric.checking.loading import Prepared
 from numeric.checking.sandbox import channel, layers, namespaces, seccomp, user
-from numeric.checking.sandbox.cleanup import sweep
+from numeric.checking.sandbox.cleanup import remove_tree, sweep
+from numeric.checking.sandbox.files import read_plain_file
 from numeric.checking.sandbox.channel import ChannelClosed, ChannelTimeout, ProtocolError, StaleHandle
+from numeric.checking.sandbox.text import display_text
 from numeric.checking.sandbox.values import CallOutcome, Limits, SandboxError, error
 
 HERE = Path(__file__).parent
@@ -66,7 +68,7 @@ class Sandbox:
                  _unguarded_for_tests: bool = False):
         if not isinstance(submission, Prepared):
             path = Path(submission)
-            submission = Prepared({path.name: path.read_bytes()}, path.name,
+            submission = Prepared({path.name: read_plain_file(path)}, path.name,
                                   "statements" if mode in ("library", "statements") else "module")
         self.prepared = submission
         self.files = dict(submission.files)
@@ -78,7 +80,7 @@ class Sandbox:
             self.adapter_name = Path(adapter).name
             while self.adapter_name in self.files:
                 self.adapter_name = "adapter_" + self.adapter_name
-            self.files[self.adapter_name] = Path(adapter).read_bytes()
+            self.files[self.adapter_name] = read_plain_file(adapter)
         self.allow = tuple(allow_imports)
         self.limits = limits or Limits()
         self.blocked = tuple(n for n in BLOCKED_IMPORTS if n not in self.allow)
@@ -117,6 +119,10 @@ class Sandbox:
             self.lease = None
             state["separate user"].update(in_force=False, detail="the interpreter's files are not readable by "
                                                                  "another user (they need bubblewrap's view)")
+        elif self.lease and self.ns_tool != "bwrap":  # what a uid alone does not close (seen in a --batch)
+            state["separate user"]["detail"] += ("; without bubblewrap's view it can still read every file "
+                                                 "readable by all users (other submissions in a world-readable "
+                                                 "folder, this toolkit) and write in /tmp (removed afterwards)")
         self.program = seccomp.program() if state["seccomp"]["in_force"] else b""
 
     @property
@@ -227,7 +233,7 @@ class Sandbox:
         if not self._outputs:
             return ""
         try:
-            return os.pread(self._outputs[-1], 500, 0).decode("utf-8", "replace").strip()
+            return display_text(os.pread(self._outputs[-1], 500, 0).decode("utf-8", "replace")).strip()
         except OSError:
             return ""
 
@@ -266,18 +272,24 @@ class Sandbox:
         self._collect_output()
         work = self._root / f"work{self.generation}"
         if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work)
         self.proc = None
 
     def _collect_output(self) -> None:
         for stream, fd in zip(("stdout", "stderr"), self._outputs[-2:]):
             try:
-                data = os.pread(fd, _OUTPUT_CAP, 0).decode("utf-8", "replace")
+                data = display_text(os.pread(fd, _OUTPUT_CAP, 0).decode("utf-8", "replace"))
             except OSError:
                 data = ""
             if data:
                 setattr(self, stream, (getattr(self, stream) + data)[:_OUTPUT_CAP])
+        # read: their disk is given back now, not when the sandbox closes (a child that fills both up to
+        # the file-size limit and dies in every call would otherwise add 2 x 16 MB per restart)
         for fd in self._outputs:
+            try:
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass
             os.close(fd)
         self._outputs = []
 
@@ -291,7 +303,7 @@ class Sandbox:
         for fd in self._outputs:
             os.close(fd)
         self._outputs = []
-        shutil.rmtree(self._root, ignore_errors=True)
+        remove_tree(self._root)
 
     # ------------------------------------------------------------ calls
 
@@ -395,9 +407,12 @@ def _differs(sent, back) -> bool:
 def _describe_exit(code: int | None) -> str:
     if code is None:
         return "the process stopped answering"
-    if code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+    # bubblewrap and unshare report a child killed by signal N as exit code 128 + N
+    number = -code if code < 0 else code - 128 if code > 128 else 0
+    if number in signal.Signals._value2member_map_:
+        name = signal.Signals(number).name
         hint = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed: memory or time limit)",
-                "SIGXFSZ": " (file size limit)", "SIGSEGV": " (crashed)"}.get(name, "")
-        return f"the process died from signal {name}{hint}"
+                "SIGXFSZ": " (file size limit)", "SIGSEGV": " (crashed)",
+                "SIGSYS": " (a system call the sandbox refuses)"}.get(name, "")
+        return f"the process died from signal {name}{hint}" + (f" (exit code {code})" if code > 0 else "")
     return f"the process exited with code {code} (os._exit or sys.exit at a bad moment?)"

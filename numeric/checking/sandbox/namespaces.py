@@ -81,6 +81,8 @@ def bwrap_argv(allowed: tuple[str, ...], work_bytes: int, separate_user: bool) -
     v = view(allowed)
     argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try"]
+    if as_pid_1():  # no reaper: it would be outside the seccomp filter and, unless root, the child's own user
+        argv.append("--as-pid-1")
     if not separate_user:
         argv += ["--unshare-user", "--cap-drop", "ALL"]
     binds, masks = v["binds"], v["masks"]
@@ -107,6 +109,20 @@ def bwrap_argv(allowed: tuple[str, ...], work_bytes: int, separate_user: bool) -
     argv += ["--dev", "/dev", "--proc", "/proc", "--perms", "0700", "--size", str(work_bytes), "--tmpfs", WORK,
              "--chdir", WORK, "--remount-ro", "/"]
     return argv
+
+
+@functools.lru_cache(maxsize=1)
+def as_pid_1() -> bool:
+    """Whether bubblewrap can run the child as PID 1 of its namespace (``--as-pid-1``, bubblewrap ≥ 0.8).
+
+    Otherwise PID 1 is bubblewrap's reaper: not under the child's seccomp filter, and — when the checker is
+    not root — the same user as the child, which may then write its code through /proc/1/mem and run there
+    unfiltered (tests/hostile/pid1_memory.py)."""
+    try:
+        proc = subprocess.run(["bwrap", "--help"], capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return b"--as-pid-1" in proc.stdout + proc.stderr
 
 
 def _ancestors(path: str) -> list[str]:
@@ -155,9 +171,11 @@ def _try(argv: list[str]) -> tuple[bool, str]:
 def describe(tool: str, why: str, allowed: tuple[str, ...], work_mb: int) -> tuple[bool, str]:
     if tool == "bwrap":
         names = ", ".join(os.path.basename(p) for p in view(allowed)["packages"])
+        reaper = "" if as_pid_1() or os.geteuid() == 0 else (
+            "; PID 1 is bubblewrap's reaper, writable by the child (bubblewrap < 0.8 has no --as-pid-1)")
         return True, (f"bubblewrap: new PID, mount, network, IPC, UTS{'' if os.geteuid() == 0 else ', user'} "
                       f"namespaces; read-only view of the standard library and {names}; "
-                      f"{work_mb} MB private tmpfs work folder; dies with the checker")
+                      f"{work_mb} MB private tmpfs work folder; dies with the checker{reaper}")
     if tool == "unshare":
         return False, (f"partial — unshare: new PID, network, IPC, UTS namespaces, but no private view of the "
                        f"filesystem ({why})")

@@ -5,8 +5,9 @@ enter) for the sandbox's whole life, so concurrent sandboxes — the workers of 
 on the machine — never share one, and a crashed checker's uid is free again (the kernel drops the
 lock). The child switches to it in its bootstrap (setgroups, setresgid, setresuid) before any student
 code exists; with the uid it cannot write anything it does not own, read other submissions' work
-folders (mode 0700, another uid) or signal other sandboxes. Every process of the uid is killed when
-the sandbox closes and before a uid is reused.
+folders (mode 0700, another uid) or signal other sandboxes. Every process of the uid is killed, and
+every file it left in the shared writable folders removed, when the sandbox closes and before a uid is
+reused (without namespaces the child sees the real /tmp, /var/tmp, /dev/shm).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import random
+import shutil
 import signal
 import stat
 import tempfile
@@ -22,6 +24,8 @@ import time
 POOL_START = 2_100_000_000  # far above any real account; no passwd entry is needed
 POOL_SIZE = 4096
 LOCK_DIR = os.path.join(tempfile.gettempdir(), "bptt-sandbox-uids")
+# the world-writable folders a uid without namespaces can leave files in
+SHARED_FOLDERS = tuple(dict.fromkeys((tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm", "/run/lock")))
 
 
 def available() -> tuple[bool, str]:
@@ -59,12 +63,14 @@ class Lease:
             self.uid = self.gid = uid
             self._fd = fd
             kill_user_processes(uid)  # left over by a checker that crashed while holding it
+            remove_user_files(uid)
             return
         raise OSError("every sandbox uid is in use")
 
     def release(self) -> None:
         if self._fd >= 0:
             kill_user_processes(self.uid)
+            remove_user_files(self.uid)  # its processes are dead: nothing can race the removal
             os.close(self._fd)
             self._fd = -1
 
@@ -101,6 +107,29 @@ def kill_user_processes(uid: int) -> list[int]:
                 pass
         time.sleep(0.01)
     return killed
+
+
+def remove_user_files(uid: int, roots: tuple[str, ...] = SHARED_FOLDERS) -> list[str]:
+    """Remove every entry owned by ``uid`` directly in ``roots`` (a folder with all it holds); links are
+    removed, never followed. Returns the paths removed."""
+    removed = []
+    for root in roots:
+        try:
+            entries = list(os.scandir(root))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)  # fd-based on Linux: safe against links inside
+                else:
+                    os.unlink(entry.path)
+                removed.append(entry.path)
+            except OSError:
+                pass
+    return removed
 
 
 def _pids() -> list[int]:
