@@ -135,10 +135,11 @@ def _print_tables(runs, args) -> None:
     lags = [lag for lag in SHOWN_LAGS if 0 < lag <= args.T]
     table = Table(title="norms by lag T − k", caption="bound: (γ‖V‖₂)^(T−k); Π gate: max over units of the "
                   "product of forget gates f_j (LSTM) or update gates u_j (GRU), j = k+1 … T")
+    # a narrow terminal wraps the cell's name ("lstm ×1") rather than cut a norm's label or a number
     table.add_column("cell")
-    table.add_column("quantity")
+    table.add_column("quantity", no_wrap=True, min_width=len("‖∂h_T/∂h_k‖_F"))
     for lag in lags:
-        table.add_column(str(lag), justify="right")
+        table.add_column(str(lag), justify="right", no_wrap=True)
     for r in runs:
         f = r.flow
         rows = [("‖∂h_T/∂h_k‖₂", f.spectral), ("  bound", f.bound), ("‖∂h_T/∂h_k‖_F", f.frobenius),
