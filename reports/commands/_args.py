@@ -19,6 +19,11 @@ def positive_int(text: str) -> int:
 def add_truncate_and_bias(p: argparse.ArgumentParser, truncate_help: str) -> None:
     """--truncate k and --bias/--no-bias, the same for every command that runs BPTT."""
     p.add_argument("--truncate", type=positive_int, default=None, metavar="k", help=truncate_help)
+    add_bias(p)
+
+
+def add_bias(p: argparse.ArgumentParser) -> None:
+    """--bias/--no-bias, the same for every command whose cells have biases."""
     p.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
                    help="include the biases b…, c (default); --no-bias gives the course's equations")
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_steps, finite_float, model_or_cell, positive_int, seed
+from reports.commands._args import add_bias, add_steps, finite_float, model_or_cell, positive_int, seed
 
 SHOWN_LAGS = (0, 1, 2, 5, 10, 20, 30, 40, 50, 75, 100, 150, 200)
 
@@ -44,6 +44,7 @@ def add_parser(sub) -> None:
     p.add_argument("--forget-bias", type=finite_float, default=1.0,
                    help="bias of the gate that carries a state (LSTM b_f, GRU b_u; default +1)")
     add_steps(p, 60)
+    add_bias(p)
     p.add_argument("--H", type=positive_int, default=32, help="hidden size (default 32)")
     p.add_argument("--D", type=positive_int, default=8, help="input size (default 8)")
     p.add_argument("--K", type=positive_int, default=8, help="classes (default 8)")
@@ -81,7 +82,7 @@ def run(args) -> int:
     runs = []
     for spec in _cells(args):
         try:
-            rec = load_recurrence(spec)
+            rec = load_recurrence(spec, bias=args.bias)
         except CellError as err:
             raise UsageError(str(err)) from None
         settings = ([dict(radius=r) for r in args.radius] if args.radius else

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import finite_float, model_or_cell, non_negative_int, positive_int, seed
+from reports.commands._args import add_bias, finite_float, model_or_cell, non_negative_int, positive_int, seed
 
 
 def _positive_float(text: str) -> float:
@@ -56,6 +56,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seq-len", type=positive_int, default=50, help="truncated BPTT window (default 50)")
     p.add_argument("--updates", "--steps", dest="steps", metavar="N", type=positive_int, default=None,
                    help="parameter updates (default 1000; --steps is the old spelling)")
+    add_bias(p)
     p.add_argument("--seed", type=seed, default=0, help="initialisation, data order, samples (default 0)")
     p.add_argument("--sample", type=non_negative_int, default=300, metavar="N", help="characters to sample at the end")
     p.add_argument("--out", metavar="DIR", default=None,
@@ -80,7 +81,7 @@ def run(args) -> int:
         raise UsageError("--checkpoint-every: expected --out DIR as well (where the checkpoints go)")
     out = Path(args.out) if args.out else None
     try:
-        rec = load_recurrence(args.cell)
+        rec = load_recurrence(args.cell, bias=args.bias)
     except CellError as err:
         raise UsageError(str(err)) from None
     if "h0" not in rec.state_names:
