@@ -19,11 +19,20 @@ from reports.exits import (EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT
 COMMANDS = ["demo", "list", "verify", "derive", "codegen", "check", "autograder", "flow", "train", "report"]
 
 
+class ArgumentsRefused(UsageError):
+    """A flag or argument argparse refused; ``prog`` is the (sub-)command that refused it."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``bptt CMD: error: …`` on stderr, exit 2 (no usage block)."""
+    """argparse whose errors reach :func:`main` as a :class:`UsageError`: one line, exit 2, no usage block
+    (and ``main`` returns 2 instead of raising SystemExit, as for every other unusable input)."""
 
     def error(self, message: str):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise ArgumentsRefused(self.prog, f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         with interrupt.children_die_with_ctrl_c():
             return args.run(args)
     except UsageError as err:
-        print(f"{command}: error: {err}", file=sys.stderr)
+        print(f"{getattr(err, 'prog', command)}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # `bptt … | head`: the reader left; say nothing more, like a killed pipe member
         import os

@@ -47,6 +47,8 @@ BAD_BY_TYPE = {
     _args.finite_float: ["nan", "inf", "-inf", "x"],
     _args.dim_size: ["E", "E=0", "1=3", "E=x"],
     _args.model_or_cell: ["lstn", "no/such.cell", "RNNN"],
+    _args.convention: ["cs231", "nope"],
+    _args.model_list: ["lstn", "rnn,xyz"],
 }
 
 
@@ -152,6 +154,9 @@ def parse(*argv):
     (["derive", "rnn", "--wrt", "W", "--wrt", "V,U"], ["derive", "rnn", "--wrt", "W,V", "U"]),
     (["derive", "RNN", "--no-bias"], ["derive", "rnn", "--bias", "--no-bias"]),
     (["derive", "rnn"], ["derive", "rnn", "--no-bias", "--bias"]),
+    (["check", "f.py", "--convention", "CS231N", "--model", "RNN,Lstm"],
+     ["check", "f.py", "--convention", "cs231n", "--model", "rnn,lstm"]),
+    (["check", "f.py", "--convention", "min_char_rnn"], ["check", "f.py", "--convention", "min-char-rnn"]),
 ])
 def test_old_and_new_spellings_mean_the_same(old, new):
     assert vars(parse(*old)) == vars(parse(*new))

@@ -295,11 +295,7 @@ def test_cli_train_writes_curves_checkpoint_history_and_sample(tmp_path, capsys)
 def test_cli_train_unusable_input(argv, message, capsys):
     from reports.cli import main
 
-    try:
-        code = main(argv)
-    except SystemExit as exit_:  # a bad value argparse refuses (issue 12: one line, exit 2 too)
-        code = exit_.code
-    assert code == 2
+    assert main(argv) == 2
     assert message in capsys.readouterr().err
 
 

@@ -121,3 +121,25 @@ def model_or_cell(text: str) -> str:
         return resolve_cell(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def convention(text: str) -> str:
+    """--convention: a check convention by name (any case, '-' or '_'), with "did you mean"."""
+    from numeric.checking.conventions import names
+    from reports.names import resolve
+
+    try:
+        return resolve(text, names(), what="convention")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def model_list(text: str) -> str:
+    """--model rnn,LSTM: built-in model names, comma-separated, each resolved; returned comma-joined."""
+    from numeric.models import names
+    from reports.names import resolve
+
+    try:
+        return ",".join(resolve(item, names()) for item in text.split(",") if item.strip())
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None

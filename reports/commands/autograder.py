@@ -25,7 +25,7 @@ import shlex
 import zipfile
 from pathlib import Path
 
-from reports.commands._args import positive_float, positive_int
+from reports.commands._args import convention, model_list, positive_float, positive_int
 from reports.exits import EXIT_OK, UsageError
 
 SHIPPED_PACKAGES = ("numeric", "derive", "reports")
@@ -36,8 +36,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("autograder", help="write a Gradescope autograder zip that runs bptt check",
                               description="Write a Gradescope autograder: setup.sh installs this toolkit, "
                                           "run_autograder runs bptt check (docs/checking.md).")
-    p.add_argument("--convention", required=True, help="course, cs231n, deeplearning-ai, min-char-rnn or adapter")
-    p.add_argument("--model", default=None, help="model(s) to check, comma-separated (default: the convention's)")
+    p.add_argument("--convention", required=True, type=convention, help="course, cs231n, deeplearning-ai, min-char-rnn or adapter")
+    p.add_argument("--model", default=None, type=model_list, help="model(s) to check, comma-separated (default: the convention's)")
     p.add_argument("--adapter", default=None, help="the instructor's adapter file (shipped in the zip)")
     p.add_argument("--points", action="append", default=[], metavar="FUNC=N", help="points of one test (default 1)")
     p.add_argument("--visibility", action="append", default=[], metavar="[FUNC=]V",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from reports.commands._args import positive_float, positive_int
+from reports.commands._args import convention, model_list, positive_float, positive_int
 from reports.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 
 
@@ -24,8 +24,8 @@ def add_parser(subparsers) -> None:
                               description="Run a submission in a sandbox, compare it with the verified "
                                           "reference, localise and diagnose mistakes (docs/checking.md).")
     p.add_argument("file", nargs="?", help="the submission (.py)")
-    p.add_argument("--convention", required=True, help="course, cs231n, min-char-rnn or adapter")
-    p.add_argument("--model", default=None, help="model(s) to check, comma-separated (default: the "
+    p.add_argument("--convention", required=True, type=convention, help="course, cs231n, min-char-rnn or adapter")
+    p.add_argument("--model", default=None, type=model_list, help="model(s) to check, comma-separated (default: the "
                                                   "convention's; cs231n: rnn,lstm)")
     p.add_argument("--adapter", default=None, help="the instructor's adapter file (--convention adapter)")
     p.add_argument("--json", dest="json_out", default=None, help="write the JSON report (batch: the summary)")
