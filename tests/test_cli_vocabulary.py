@@ -287,3 +287,29 @@ def test_eighty_columns_cut_no_word_number_or_path(capsys, monkeypatch, argv):
     if argv == ["list"]:
         for path in (ROOT / "derive/cells/examples").glob("*.cell"):
             assert f"  {path}" in lines
+
+
+# ---- properties -------------------------------------------------------------------------------------------
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from reports.pipe import StripTrailingSpaces  # noqa: E402
+
+
+@given(st.lists(st.text(alphabet=" ab\n│", max_size=12), max_size=8))
+def test_stripping_is_the_same_however_the_text_is_cut_into_writes(chunks):
+    import io
+
+    out = io.StringIO()
+    stream = StripTrailingSpaces(out)
+    for chunk in chunks:
+        stream.write(chunk)
+    stream.close()
+    assert out.getvalue() == "\n".join(line.rstrip(" ") for line in "".join(chunks).split("\n"))
+
+
+@given(st.sampled_from(["rnn", "jordan", "lstm", "lstm-peephole", "gru", "gru-reset-after"]), st.data())
+def test_every_spelling_of_a_built_in_name_resolves(name, data):
+    spelled = "".join(data.draw(st.sampled_from([c.lower(), c.upper()])) if c != "-"
+                      else data.draw(st.sampled_from(["-", "_"])) for c in name)
+    assert resolve_cell(spelled) == name
