@@ -102,6 +102,11 @@ RUN_TIME_CASES = [
     (["codegen", "rnn", "-o", "/no/such/dir/x.py"], "not a writable file path"),
     (["flow", "--models", "rnn,lstn"], "did you mean 'lstm'?"),
     (["flow"], "expected MODEL|CELLFILE"),
+    (["codegen", "rnn", "-o", ""], "not a writable file path"),
+    (["train", "rnn", "--data", "/no/such/file.txt"], "no such file"),
+    (["verify", "rnn", "--dim", "E=2"], "no dimension beyond D, H, K"),
+    (["verify", "rnn", "--H", "100000"], "--H 100000"),
+    (["derive", "rnn", "--T", "100000"], "--T 100000: the derivation would be"),
     (["nosuchcommand"], "invalid choice"),
     (["verify", "rnn", "--no-such-flag"], "unrecognized arguments"),
 ]

@@ -42,7 +42,7 @@ def run(args) -> int:
     from reports.verification import RunsSummaryView
     from reports.verification import VerificationView
 
-    out = Path(args.output) if args.output else None  # None: standard output
+    out = Path(args.output) if args.output is not None else None  # None: standard output ("" is refused)
     if getattr(args, "bidirectional", False):
         return _run_bidirectional(args, out)
     if out is not None and (out.is_dir() or not out.parent.exists()):

@@ -140,6 +140,6 @@ def _guard(cell, wrt, args) -> None:
     per_step = max((size[16] - size[8]) / 8, 1.0)
     estimate = size[16] + per_step * (args.steps - 16)
     if estimate > MAX_OUTPUT:
-        raise UsageError(f"--steps {args.steps}: the derivation would be ~{estimate / 2 ** 20:.0f} MB "
+        raise UsageError(f"--T {args.steps}: the derivation would be ~{estimate / 2 ** 20:.0f} MB "
                          f"(~{per_step / 1024:.1f} KB per step, limit {MAX_OUTPUT // 2 ** 20} MB); "
                          f"use fewer steps or --force")

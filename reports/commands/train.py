@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 from pathlib import Path
 
 from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_bias, finite_float, model_or_cell, non_negative_int, positive_int, seed
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+from reports.commands._args import (add_bias, finite_float, model_or_cell, non_negative_int, positive_float,
+                                   positive_int, seed)
 
 
 def add_parser(sub) -> None:
@@ -40,12 +30,12 @@ def add_parser(sub) -> None:
     p.add_argument("--task", choices=TASKS, default=None, help="a synthetic long-lag task instead of text")
     p.add_argument("--lag", type=positive_int, default=50, help="the task's lag L (default 50)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default adam")
-    p.add_argument("--lr", type=_positive_float, default=None,
+    p.add_argument("--lr", type=positive_float, default=None,
                    help="learning rate (default by optimizer: " +
                         ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
-    p.add_argument("--clip-norm", type=_positive_float, default=None, metavar="C",
+    p.add_argument("--clip-norm", type=positive_float, default=None, metavar="C",
                    help="rescale the gradient to norm ≤ C (its direction kept)")
-    p.add_argument("--clip-value", type=_positive_float, default=None, metavar="C",
+    p.add_argument("--clip-value", type=positive_float, default=None, metavar="C",
                    help="clamp every gradient entry to [−C, C]")
     p.add_argument("--init", choices=SCHEMES, default="xavier", help="initialisation (default xavier)")
     p.add_argument("--forget-bias", type=finite_float, default=None,
@@ -93,12 +83,13 @@ def run(args) -> int:
                         steps=args.steps or 1000, seed=args.seed)
     progress, on_step = _progress(settings.steps, quiet=args.json)
     try:
+        # the text is read before the progress bar appears: an unreadable file is one line, nothing else
+        text = None if args.task else read_text(args.data) if args.data else arithmetic_corpus(seed=args.seed)
         with progress:
             if args.task:
                 result = train_task(rec, args.task, args.lag, settings, on_step, out=out,
                                     checkpoint_every=args.checkpoint_every)
             else:
-                text = read_text(args.data) if args.data else arithmetic_corpus(seed=args.seed)
                 result = train_language_model(rec, text, settings, on_step, sample_chars=args.sample, out=out,
                                               checkpoint_every=args.checkpoint_every)
     except ValueError as err:

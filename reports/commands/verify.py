@@ -47,9 +47,10 @@ def run(args) -> int:
     if getattr(args, "bidirectional", False):
         return _run_bidirectional(args)
     if args.model not in models.names() or getattr(args, "layers", None):  # stacked: no hand-written model
-        if args.model.endswith(".cell") or args.model in models.names():
-            return _run_cell_file(args)
-        raise UsageError(f"unknown model {args.model!r}; expected one of: {', '.join(models.names())}")
+        return _run_cell_file(args)  # MODEL|CELLFILE was resolved: not a built-in name, so an existing file
+    if args.dim:
+        raise UsageError(f"--dim {args.dim[0][0]}={args.dim[0][1]}: the built-in {args.model} has no dimension "
+                         "beyond D, H, K (--dim sizes a cell file's own dimensions)")
     model = models.get(args.model, bias=args.bias)
     _guard(args, model.param_shapes(D=args.D, H=args.H, K=args.K),
            sum(r for r, _ in model.initial_state_shapes(args.H, args.K, 1).values()))
@@ -121,7 +122,8 @@ def _guard(args, param_shapes, state_rows) -> None:
         return
     reason = verification_estimate(param_shapes, args.D, args.T, args.B, state_rows).refusal()
     if reason:
-        raise UsageError(f"--T {args.T} --B {args.B}: {reason}; use smaller sizes or --force")
+        sizes = " ".join(f"--{k} {getattr(args, k)}" for k in ("D", "H", "K", "T", "B"))
+        raise UsageError(f"{sizes}: {reason}; use smaller sizes or --force")
 
 
 def _run_bidirectional(args) -> int:
