@@ -10,10 +10,11 @@ import argparse
 import importlib
 import sys
 
-# Re-exported for code written against the old place; the commands import reports.exits.
-from reports.version import bptt_version
+# Exit codes and UsageError are re-exported for code written against the old place; commands import
+# reports.exits (importing this module from a command would load it twice under `python -m reports.cli`).
 from reports.exits import (EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,  # noqa: F401
                            UsageError)
+from reports.version import bptt_version
 
 # Sub-command modules under reports/commands/, in the order `bptt --help` lists them.
 COMMANDS = ["demo", "list", "verify", "derive", "codegen", "check", "autograder", "flow", "train", "report"]

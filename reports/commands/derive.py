@@ -47,10 +47,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
 
-    if args.steps < 1:
-        raise UsageError(f"--steps must be a positive integer, got {args.steps}")
-    if args.truncate is not None and args.truncate < 1:
-        raise UsageError(f"--truncate must be a positive integer (steps reached back), got {args.truncate}")
     if args.fragment and args.format != "latex":
         raise UsageError("--fragment only applies to --format latex")
 
