@@ -2,7 +2,6 @@
 one-line errors with exit 2 for every bad value of every flag, Ctrl-C → 130, output fit for files."""
 
 import argparse
-import os
 import re
 import signal
 import subprocess
