@@ -166,7 +166,7 @@ def test_old_and_new_spellings_mean_the_same(old, new):
     assert vars(parse(*old)) == vars(parse(*new))
 
 
-@pytest.mark.parametrize("command", ["derive", "verify", "codegen", "flow", "train"])
+@pytest.mark.parametrize("command", ["derive", "verify", "codegen", "flow", "train", "report"])
 def test_bias_and_no_bias_on_every_command_with_biases(command):
     flags = {s for a in subcommands()[command]._actions for s in a.option_strings}
     assert {"--bias", "--no-bias"} <= flags

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports.commands._args import model_or_cell
+from reports.commands._args import add_bias, model_or_cell
 from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
 
 
@@ -19,6 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", metavar="FILE", default="report.html", help="default report.html")
     p.add_argument("--training", metavar="HISTORY.json", default=None,
                    help="the history.json of a `bptt train --out DIR` run, for the training curves")
+    add_bias(p)
     p.set_defaults(run=run)
 
 
@@ -31,7 +32,7 @@ def run(args) -> int:
         raise UsageError(f"-o {out}: expected a file path in an existing directory")
     try:
         training = training_result(args.training) if args.training else None
-        page, passed = report(args.cell, training=training)
+        page, passed = report(args.cell, training=training, bias=args.bias)
     except (CellError, ValueError) as err:
         raise UsageError(str(err)) from None
     out.write_text(page, encoding="utf-8")
