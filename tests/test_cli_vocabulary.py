@@ -317,3 +317,9 @@ def test_every_spelling_of_a_built_in_name_resolves(name, data):
     spelled = "".join(data.draw(st.sampled_from([c.lower(), c.upper()])) if c != "-"
                       else data.draw(st.sampled_from(["-", "_"])) for c in name)
     assert resolve_cell(spelled) == name
+
+
+def test_report_no_bias_leaves_the_biases_out_of_the_page(capsys, tmp_path):
+    code, _, _ = run(capsys, "report", "rnn", "--no-bias", "-o", str(tmp_path / "r.html"))
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert code == 0 and "tanh(U x_t + V h_{t-1})," in page and "'b'" not in page and "+ b)" not in page
