@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from derive.errors import CellError
-from derive.functions import KNOWN, VECTOR
+from derive.function_names import KNOWN, VECTOR
 
 PREV = "_prev"
 _IDENT = r"[A-Za-z][A-Za-z0-9_]*"
@@ -545,7 +545,7 @@ class _CellBuilder:
         if inp.name not in used:
             raise self.err(inp.line, f"input {inp.name!r} is never used", "the input in some equation")
         return Cell(
-            name=self.name, description=self.description, path=self.path, dims=tuple(self.dims),
+            name=self.name, description=_without_terms(self.description, dropped), path=self.path, dims=tuple(self.dims),
             input=inp, target=target, params=tuple(p for p in by_kind["param"] if p.name not in dropped),
             states=tuple(by_kind["state"]), nodes=tuple(nodes), softmax=pred,
             logits=pred if kind != "cross_entropy" else pred_node.expr.arg.id, bias=self.bias, dropped=dropped,
@@ -743,3 +743,15 @@ def load(spec: str | Path, bias: bool = True, layers: int | None = None) -> Cell
     except (OSError, UnicodeDecodeError) as err:
         raise CellError(spec, 0, f"cannot read the file ({err.__class__.__name__})", "a UTF-8 text file") from None
     return parse(text, str(path), bias=bias, layers=layers)
+
+
+def _without_terms(text: str, names: tuple[str, ...]) -> str:
+    """The description without the summands ``+ b`` of dropped biases, so that the title of a
+    ``--no-bias`` derivation shows the equations it derives.
+
+    >>> _without_terms("h_t = tanh(U x_t + V h_{t-1} + b), ô_t = softmax(W h_t + c)", ("b", "c"))
+    'h_t = tanh(U x_t + V h_{t-1}), ô_t = softmax(W h_t)'
+    """
+    for name in names:
+        text = re.sub(rf"\s*\+\s*{re.escape(name)}(?![\w{{])", "", text)
+    return text

@@ -41,6 +41,13 @@ class Perturbed:
 
     __array_ufunc__ = None  # make NumPy hand `array + Perturbed` back to our __radd__
 
+    def __array_function__(self, func, types, args, kwargs):
+        """The models stack gate blocks with plain ``np.vstack``; NumPy hands that call here (NEP 18),
+        so the reference models need no import from the oracles."""
+        if func is np.vstack:
+            return stack_rows(*args, **kwargs)
+        return NotImplemented
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.base.shape

@@ -1,7 +1,7 @@
 """The ``bptt`` command: one sub-command per module in :data:`COMMANDS`.
 
 Each command module provides ``add_parser(subparsers)`` and ``run(args) -> int``.
-Exit codes (DEVELOPERS.md): 0 success, 1 a check failed, 2 unusable input.
+Exit codes (DEVELOPERS.md): 0 success, 1 a check failed, 2 unusable input, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -9,32 +9,40 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from importlib.metadata import PackageNotFoundError, version
+
+# Exit codes and UsageError are re-exported for code written against the old place; commands import
+# reports.exits (importing this module from a command would load it twice under `python -m reports.cli`).
+from reports.exits import (EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,  # noqa: F401
+                           UsageError)
+from reports.version import bptt_version
 
 # Sub-command modules under reports/commands/, in the order `bptt --help` lists them.
-COMMANDS = ["demo", "verify", "derive", "codegen", "check", "autograder", "flow", "train", "report"]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+COMMANDS = ["demo", "list", "verify", "derive", "codegen", "check", "autograder", "flow", "train", "report"]
 
 
-class UsageError(Exception):
-    """Unusable input (bad flag value, unreadable file): reported in one line, exit code 2."""
+class ArgumentsRefused(UsageError):
+    """A flag or argument argparse refused; ``prog`` is the (sub-)command that refused it."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
 
 
-def _version() -> str:
-    try:
-        return version("bptt")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors reach :func:`main` as a :class:`UsageError`: one line, exit 2, no usage block
+    (and ``main`` returns 2 instead of raising SystemExit, as for every other unusable input)."""
+
+    def error(self, message: str):
+        raise ArgumentsRefused(self.prog, f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bptt",
         description="Derive, print, generate and verify the gradients of recurrent networks.",
     )
-    parser.add_argument("--version", action="version", version=f"bptt {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"bptt {bptt_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")  # sub-parsers are Parser too
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"reports.commands.{name}")
@@ -47,16 +55,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
+    from reports import interrupt
+    from reports.pipe import StripTrailingSpaces
+
+    real = sys.stdout, sys.stderr
+    # padding to the terminal's width has no place in a file or a pipe
+    if not sys.stdout.isatty():
+        sys.stdout = StripTrailingSpaces(sys.stdout)
+    if not sys.stderr.isatty():
+        sys.stderr = StripTrailingSpaces(sys.stderr)
+    command = "bptt"
     try:
-        return args.run(args)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        command = f"bptt {args.command}"
+        with interrupt.children_die_with_ctrl_c():
+            return args.run(args)
     except UsageError as err:
-        print(f"bptt {args.command}: error: {err}", file=sys.stderr)
+        print(f"{getattr(err, 'prog', command)}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `bptt … | head`: the reader left; say nothing more, like a killed pipe member
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), real[0].fileno())  # no second error at exit
+        except (OSError, ValueError, AttributeError):  # a stream without a descriptor (tests)
+            pass
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, StripTrailingSpaces):
+                try:
+                    stream.close()
+                except (BrokenPipeError, ValueError):  # the reader left; the stream was closed
+                    pass
+        sys.stdout, sys.stderr = real
 
 
 if __name__ == "__main__":

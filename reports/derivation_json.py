@@ -1,4 +1,4 @@
-"""JSON output of a derivation: every step with its rule, each side as LaTeX, text and SymPy srepr."""
+"""JSON output of a derivation: every step with its rule, each side as LaTeX, text and its display tree."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def to_dict(derivation, certificate=None) -> dict:
                 "section": s.section,
                 "rule": s.rule,
                 "justification": s.justification,
-                "sides": [{"latex": render(side, "latex"), "text": render(side, "unicode"), "srepr": sp.srepr(side)}
+                "sides": [{"latex": render(side, "latex"), "text": render(side, "unicode"), "display_tree": sp.srepr(side)}
                           for side in s.sides],
             }
             for s in d.steps

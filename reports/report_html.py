@@ -76,13 +76,15 @@ def training_result(path: str | Path):
                          f"got unreadable content ({type(err).__name__}: {err})") from None
 
 
-def report(spec: str, *, flow_scales=(0.5, 1.0, 2.0), training=None, seed: int = 0) -> tuple[str, bool]:
+def report(spec: str, *, flow_scales=(0.5, 1.0, 2.0), training=None, seed: int = 0,
+           bias: bool = True) -> tuple[str, bool]:
     """The page for the cell ``spec`` and whether every check on it passed.
 
     Args:
         spec: built-in cell name or .cell path.
         flow_scales: recurrent-weight factors of the gradient-flow plot.
         training: a training :class:`~reports.training_run.Result` (see :func:`training_result`) or None.
+        bias: False drops every parameter declared ``bias`` (as ``--no-bias``).
     """
     from derive.cellfile import load
     from derive.codegen import generate
@@ -93,12 +95,12 @@ def report(spec: str, *, flow_scales=(0.5, 1.0, 2.0), training=None, seed: int =
     from reports.flow_plot import save_plot
     from reports.recurrence import load_recurrence
 
-    from derive.codegen import _version
+    from reports.version import bptt_version
 
-    cell = load(spec)
+    cell = load(spec, bias=bias)
     verification = verify_generated(generate(cell))
-    gen = generate(cell, verification=verification.header_lines(_version()))  # the header says how it was checked
-    rec = load_recurrence(spec)
+    gen = generate(cell, verification=verification.header_lines(bptt_version()))  # the header says how it was checked
+    rec = load_recurrence(spec, bias=bias)
     try:
         runs = [measure_flow(rec, D=8, H=32, K=8, T=60, init="xavier", seed=seed, factor=f) for f in flow_scales]
     except ValueError as err:  # Jordan: the state is ô, not h

@@ -84,14 +84,15 @@ class RunsSummaryView:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         runs = self.cv.runs
         oracles = list(dict.fromkeys(c.oracle for r in runs for c in r.comparisons))
-        table = Table(title=self.title, title_justify="left", header_style="bold",
+        # a narrow terminal (80 columns) gets a table without its outer frame rather than cut numbers
+        narrow = options.max_width < 100
+        table = Table(title=self.title, title_justify="left", header_style="bold", show_edge=not narrow,
                       caption="worst ‖g − ĝ‖ / (‖g‖ + ‖ĝ‖) over every gradient of the run", caption_justify="left")
-        dims = ",".join(runs[0].sizes) if runs else "D,H,K,T,B"
-        table.add_column(f"run\n({dims})", no_wrap=True)
+        table.add_column("run", min_width=len("float64"))  # sizes as NAME=N words: wrapped between them
         for oracle in oracles:
             table.add_column(SHORT_TITLES.get(oracle, oracle), justify="right", no_wrap=True, min_width=9)
         for r in runs:
-            sizes = "(" + ",".join(str(n) for n in r.sizes.values()) + ")"
+            sizes = " ".join(f"{k}={n}" for k, n in r.sizes.items())
             cells = []
             for oracle in oracles:
                 cs = [c for c in r.comparisons if c.oracle == oracle]

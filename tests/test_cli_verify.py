@@ -66,9 +66,9 @@ def test_verify_exits_1_when_a_gradient_is_wrong(capsys, monkeypatch):
 
 
 BAD_FLAGS = [
-    (["verify", "lstn"], "unknown model 'lstn'; expected one of: rnn, jordan"),
+    (["verify", "lstn"], "unknown model 'lstn'; did you mean 'lstm'? (expected one of: rnn, jordan"),
     (["verify", "rnn", "--H", "0"], "argument --H: expected a positive integer, got '0'"),
-    (["verify", "rnn", "--T", "two"], "argument --T: expected a positive integer, got 'two'"),
+    (["verify", "rnn", "--T", "two"], "argument --T/--steps: expected a positive integer, got 'two'"),
     (["verify", "rnn", "--dtype", "float16"], "argument --dtype: invalid choice: 'float16'"),
     (["verify", "rnn", "--truncate", "0"], "argument --truncate: expected a positive integer, got '0'"),
     (["verify", "rnn", "--frobnicate"], "unrecognized arguments: --frobnicate"),

@@ -65,7 +65,7 @@ def test_unverified_writes_anyway_and_says_so(capsys, tmp_path, monkeypatch):
 
 
 BAD = [
-    (["codegen", "lstn"], "no such built-in cell or file"),
+    (["codegen", "lstn"], "did you mean 'lstm'?"),
     (["codegen", "rnn", "--truncate", "0"], "argument --truncate: expected a positive integer, got '0'"),
     (["codegen", "rnn", "--frob"], "unrecognized arguments: --frob"),
     (["codegen"], "the following arguments are required"),

@@ -54,13 +54,13 @@ def test_markdown_uses_dollar_maths(rnn):
     assert "(" not in md.split("\n")[0]
 
 
-def test_json_has_every_step_with_latex_and_srepr(rnn):
+def test_json_has_every_step_with_latex_and_display_tree(rnn):
     data = json.loads(derivation_json.dumps(rnn))
     assert len(data["steps"]) == len(rnn.steps)
     step = data["steps"][0]
     assert {"number", "section", "rule", "justification", "sides"} <= set(step)
     side = step["sides"][0]
-    assert side["latex"] == "a_{t}" and side["srepr"].startswith("Q(Symbol('a')")
+    assert side["latex"] == "a_{t}" and side["display_tree"].startswith("Q(Symbol('a')")
 
 
 def test_jupyter_reprs(rnn):

@@ -40,6 +40,6 @@ def test_force_proceeds(capsys, monkeypatch):
 
     monkeypatch.setattr(derive_cmd, "MAX_OUTPUT", 1000)  # every derivation of 20 steps is over this
     code, _, err, _ = run(capsys, "derive", "rnn", "--steps", "20")
-    assert code == 2 and "--steps 20" in err
+    assert code == 2 and "--T 20" in err
     code, out, err, _ = run(capsys, "derive", "rnn", "--steps", "20", "--force")
     assert code == 0 and out

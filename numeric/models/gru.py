@@ -13,7 +13,6 @@ import numpy as np
 
 from numeric.activations import sigmoid
 from numeric.models.base import RecurrentModel, StepStore, Tape, accumulate, bias_grad
-from numeric.perturb import stack_rows
 
 GATES = ("r", "u", "g")
 
@@ -33,14 +32,14 @@ class GRU(RecurrentModel):
         return shapes
 
     def _forward(self, params, xs, state0, keep=None):
-        U = stack_rows([params[f"U_{g}"] for g in GATES])
+        U = np.vstack([params[f"U_{g}"] for g in GATES])
         pre_in = U @ xs  # (T, 3H, B): input projections of r, u, g for every step
         if self.bias:
-            pre_in = pre_in + stack_rows([params[f"b_{g}"] for g in GATES])
+            pre_in = pre_in + np.vstack([params[f"b_{g}"] for g in GATES])
         h = state0["h0"]
         H = h.shape[0]
         # reset-after multiplies all three recurrent products by h_{t−1}; Cho et al. only r and u
-        V = stack_rows([params[f"V_{g}"] for g in (GATES if self.reset_after else GATES[:2])])
+        V = np.vstack([params[f"V_{g}"] for g in (GATES if self.reset_after else GATES[:2])])
         store = StepStore(xs.shape[0], keep)
         for t in range(xs.shape[0]):
             rec = V @ h

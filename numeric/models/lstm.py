@@ -17,7 +17,6 @@ import numpy as np
 
 from numeric.activations import sigmoid
 from numeric.models.base import RecurrentModel, StepStore, Tape, accumulate, bias_grad
-from numeric.perturb import stack_rows
 
 GATES = ("f", "i", "g", "q")
 
@@ -42,11 +41,11 @@ class LSTM(RecurrentModel):
         return shapes
 
     def _forward(self, params, xs, state0, keep=None):
-        U = stack_rows([params[f"U_{g}"] for g in GATES])
-        V = stack_rows([params[f"V_{g}"] for g in GATES])
+        U = np.vstack([params[f"U_{g}"] for g in GATES])
+        V = np.vstack([params[f"V_{g}"] for g in GATES])
         pre_in = U @ xs  # input projections of every gate and step at once, (T, 4H, B)
         if self.bias:
-            pre_in = pre_in + stack_rows([params[f"b_{g}"] for g in GATES])
+            pre_in = pre_in + np.vstack([params[f"b_{g}"] for g in GATES])
         h, c = state0["h0"], state0["c0"]
         H = h.shape[0]
         store = StepStore(xs.shape[0], keep)

@@ -25,7 +25,8 @@ import shlex
 import zipfile
 from pathlib import Path
 
-from reports.cli import EXIT_OK, UsageError
+from reports.commands._args import convention, model_list, positive_float, positive_int
+from reports.exits import EXIT_OK, UsageError
 
 SHIPPED_PACKAGES = ("numeric", "derive", "reports")
 SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
@@ -35,16 +36,16 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("autograder", help="write a Gradescope autograder zip that runs bptt check",
                               description="Write a Gradescope autograder: setup.sh installs this toolkit, "
                                           "run_autograder runs bptt check (docs/checking.md).")
-    p.add_argument("--convention", required=True, help="course, cs231n, deeplearning-ai, min-char-rnn or adapter")
-    p.add_argument("--model", default=None, help="model(s) to check, comma-separated (default: the convention's)")
+    p.add_argument("--convention", required=True, type=convention, help="course, cs231n, deeplearning-ai, min-char-rnn or adapter")
+    p.add_argument("--model", default=None, type=model_list, help="model(s) to check, comma-separated (default: the convention's)")
     p.add_argument("--adapter", default=None, help="the instructor's adapter file (shipped in the zip)")
     p.add_argument("--points", action="append", default=[], metavar="FUNC=N", help="points of one test (default 1)")
     p.add_argument("--visibility", action="append", default=[], metavar="[FUNC=]V",
                    help="visible, hidden, after_due_date or after_published; FUNC=V for one test, V for all")
     p.add_argument("--strict-inputs", action="store_true", help="fail functions that change an input in place")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
-    p.add_argument("--memory", type=int, default=1024, help="memory limit of a submission in MB (default 1024)")
-    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per call (default 10)")
+    p.add_argument("--memory", type=positive_int, default=1024, help="memory limit of a submission in MB (default 1024)")
+    p.add_argument("--budget", type=positive_float, default=None, metavar="SECONDS",
                    help="total seconds for one submission's calls (default: bptt check's)")
     p.add_argument("--load", choices=("defs", "module"), default=None,
                    help="how submissions are loaded (default: the convention's)")
@@ -139,7 +140,7 @@ def _add(zf: zipfile.ZipFile, name: str, text: str, executable: bool = False) ->
 
 
 def _version() -> str:
-    from reports.cli import _version as version
+    from reports.version import bptt_version as version
     return version()
 
 

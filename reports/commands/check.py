@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import sys
 
-from reports.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from reports.commands._args import convention, model_list, positive_float, positive_int
+from reports.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -23,14 +24,14 @@ def add_parser(subparsers) -> None:
                               description="Run a submission in a sandbox, compare it with the verified "
                                           "reference, localise and diagnose mistakes (docs/checking.md).")
     p.add_argument("file", nargs="?", help="the submission (.py)")
-    p.add_argument("--convention", required=True, help="course, cs231n, min-char-rnn or adapter")
-    p.add_argument("--model", default=None, help="model(s) to check, comma-separated (default: the "
+    p.add_argument("--convention", required=True, type=convention, help="course, cs231n, min-char-rnn or adapter")
+    p.add_argument("--model", default=None, type=model_list, help="model(s) to check, comma-separated (default: the "
                                                   "convention's; cs231n: rnn,lstm)")
     p.add_argument("--adapter", default=None, help="the instructor's adapter file (--convention adapter)")
     p.add_argument("--json", dest="json_out", default=None, help="write the JSON report (batch: the summary)")
     p.add_argument("--gradescope", default=None, help="write Gradescope's results.json")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per call (default 10)")
-    p.add_argument("--budget", type=float, default=60.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per call (default 10)")
+    p.add_argument("--budget", type=positive_float, default=60.0, metavar="SECONDS",
                    help="total seconds for all of a submission's calls (default 60)")
     p.add_argument("--require-isolation", action="store_true",
                    help="refuse (exit 2) unless every OS isolation layer is available: separate user (as root), "
@@ -40,12 +41,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--load", choices=("defs", "module"), default=None,
                    help="module: run the file; defs: only its definitions, statement by statement "
                         "(default: the convention's; min-char-rnn: defs)")
-    p.add_argument("--memory", type=int, default=1024, help="memory limit of the submission in MB (default 1024)")
+    p.add_argument("--memory", type=positive_int, default=1024, help="memory limit of the submission in MB (default 1024)")
     p.add_argument("--allow-import", action="append", default=[], metavar="PKG",
                    help="let the submission import PKG (torch, jax, autograd, tensorflow, numeric, …)")
     p.add_argument("--no-numerical", action="store_true", help="skip the numerical-gradient column")
     p.add_argument("--batch", default=None, metavar="DIR", help="grade every .py file in DIR")
-    p.add_argument("--jobs", type=int, default=2, help="parallel processes for --batch (default 2)")
+    p.add_argument("--jobs", type=positive_int, default=2, help="parallel processes for --batch (default 2)")
     p.add_argument("--strict-inputs", action="store_true",
                    help="fail a function that changes an input in place (default: a warning)")
     p.add_argument("--seed", type=_seed, default=None, metavar="N",
@@ -55,7 +56,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--visibility", action="append", default=[], metavar="[FUNC=]V",
                    help="Gradescope visibility: visible, hidden, after_due_date or after_published; "
                         "FUNC=V for one test, V alone for the default (repeatable)")
-    p.add_argument("--width", type=int, default=None, help=argparse_suppress())
+    p.add_argument("--width", type=positive_int, default=None, help=argparse_suppress())
     p.set_defaults(run=run)
 
 

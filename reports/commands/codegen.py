@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_bidirectional, add_layers, add_seed_and_dims, add_truncate_and_bias
+from reports.commands._args import (add_bidirectional, add_layers, add_seed_and_dims, add_truncate_and_bias,
+                                   model_or_cell)
+from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
+from reports.version import bptt_version
 
 
 def add_parser(sub) -> None:
@@ -19,10 +21,10 @@ def add_parser(sub) -> None:
                     "differences, and write it. Code that fails verification is not written unless "
                     "--unverified. Exit 0 written, 1 verification failed, 2 unusable input.",
     )
-    p.add_argument("cell", metavar="MODEL|CELLFILE",
+    p.add_argument("cell", metavar="MODEL|CELLFILE", type=model_or_cell,
                    help="built-in cell (rnn, jordan, lstm, lstm-peephole, gru, gru-reset-after) or a .cell file")
     p.add_argument("-o", "--output", metavar="FILE", default=None,
-                   help="where to write the module (default: ./bptt_<cell>.py)")
+                   help="where to write the module (default: standard output)")
     add_truncate_and_bias(p, "verify truncated BPTT with k steps (the module takes truncate= at run time)")
     p.add_argument("--unverified", action="store_true", help="write the code even if verification fails")
     add_seed_and_dims(p, "added to the seeds of the verification's random points (default 0)")
@@ -40,11 +42,10 @@ def run(args) -> int:
     from reports.verification import RunsSummaryView
     from reports.verification import VerificationView
 
-    stem = Path(args.cell).stem + (f"-{args.layers}layers" if getattr(args, "layers", None) else "")
+    out = Path(args.output) if args.output is not None else None  # None: standard output ("" is refused)
     if getattr(args, "bidirectional", False):
-        return _run_bidirectional(args, Path(args.output) if args.output else Path(f"bptt_{stem.replace('-', '_')}_bidirectional.py"))
-    out = Path(args.output) if args.output else Path(f"bptt_{stem.replace('-', '_')}.py")
-    if out.is_dir() or not out.parent.exists():
+        return _run_bidirectional(args, out)
+    if out is not None and (out.is_dir() or not out.parent.exists()):
         raise UsageError(f"-o {out}: not a writable file path (the directory "
                          f"{'is the target' if out.is_dir() else 'does not exist'})")
     from derive import load_cell
@@ -66,23 +67,26 @@ def run(args) -> int:
         console.print(f"{gen.name}: no hand-written model exists for this cell; checked with the numerical "
                       "oracles only")
     if not result.passed and not args.unverified:
-        console.print(f"[bold red]verification failed: {out} not written[/] (--unverified writes it anyway)")
+        console.print(f"[bold red]verification failed: {out or 'the module'} not written[/] "
+                      "(--unverified writes it anyway)")
         return EXIT_FAILED
-    from derive.codegen import _version
-    final = generate(gen.cell, verification=result.header_lines(_version()), origin=gen.origin)
+    final = generate(gen.cell, verification=result.header_lines(bptt_version()), origin=gen.origin)
+    verdict = "verified" if result.passed else "NOT verified (written with --unverified)"
+    if out is None:
+        sys.stdout.write(final.source)
+        console.print(f"{gen.name}: {verdict}; the module went to standard output (-o FILE writes a file)")
+        return EXIT_OK if result.passed else EXIT_FAILED
     try:
         final.write(out)
     except OSError as err:
         raise UsageError(f"-o {out}: cannot write ({err.strerror or err})") from None
-    verdict = "verified" if result.passed else "NOT verified (written with --unverified)"
     print(f"wrote {out}: {gen.name}, {verdict}", file=sys.stdout)
     return EXIT_OK if result.passed else EXIT_FAILED
 
 
-def _run_bidirectional(args, out: Path) -> int:
+def _run_bidirectional(args, out: Path | None) -> int:
     """--bidirectional: verify the direction cell and the network (reports/bidirectional_verify.py), then write."""
     from derive.bidirectional import generate
-    from derive.codegen import _version
     from derive.codegen import generate as generate_cell
     from derive.errors import CellError
     from reports.bidirectional_verify import verify_bidirectional
@@ -90,7 +94,7 @@ def _run_bidirectional(args, out: Path) -> int:
 
     if getattr(args, "layers", None):
         raise UsageError("--bidirectional with --layers: not supported (one or the other)")
-    if out.is_dir() or not out.parent.exists():
+    if out is not None and (out.is_dir() or not out.parent.exists()):
         raise UsageError(f"-o {out}: not a writable file path")
     try:
         gen = generate(args.cell, bias=args.bias)
@@ -100,15 +104,20 @@ def _run_bidirectional(args, out: Path) -> int:
     net = verify_bidirectional(gen, truncate=args.truncate, seed=args.seed)
     passed = cell.passed and net.passed
     worst = max(c.error for c in net.comparisons if c.oracle == "complex-step")
-    lines = [*cell.header_lines(_version()),
+    lines = [*cell.header_lines(bptt_version()),
              f"the whole network (float64, {net.sizes}): complex step {worst:.1e}, "
              f"{'passed' if net.passed else 'FAILED'}"]
     print(f"{gen.name}: direction cell {'passed' if cell.passed else 'FAILED'}, network "
           f"{'passed' if net.passed else 'FAILED'}", file=sys.stderr)
     if not passed and not args.unverified:
-        print(f"verification failed: {out} not written (--unverified writes it anyway)", file=sys.stderr)
+        print(f"verification failed: {out or 'the module'} not written (--unverified writes it anyway)",
+              file=sys.stderr)
         return EXIT_FAILED
     final = generate(args.cell, bias=args.bias, verification=lines if passed else None)
+    if out is None:
+        sys.stdout.write(final.source)
+        print(f"{gen.name}: the module went to standard output (-o FILE writes a file)", file=sys.stderr)
+        return EXIT_OK if passed else EXIT_FAILED
     try:
         final.write(out)
     except OSError as err:

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.syntax import Syntax
 
-from reports.cli import EXIT_FAILED, EXIT_OK
+from reports.exits import EXIT_FAILED, EXIT_OK
 
 
 def add_parser(sub) -> None:
@@ -21,7 +21,9 @@ def run(args) -> int:
     from reports.verification import VerificationView
 
     console = Console()
-    console.print(Rule("bptt demo · the course's Elman RNN  h_t = tanh(U x_t + V h_{t−1} + b),  ô_t = softmax(W h_t + c)"))
+    # a rule cuts a long title at the terminal's edge: the equations go on their own (wrapping) line
+    console.print(Rule("bptt demo · the course's Elman RNN"))
+    console.print("h_t = tanh(U x_t + V h_{t−1} + b),  ô_t = softmax(W h_t + c)", justify="center", highlight=False)
     console.print("The course's derivation of BPTT for E₃, derived by SymPy from the cell's equations "
                   "(all of it: bptt derive rnn):\n")
     console.print(course_view(brief=True))

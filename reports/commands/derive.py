@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from reports.commands._args import CommaList, add_steps, model_or_cell, positive_float, positive_int
+
 FORMATS = ("text", "latex", "markdown", "html", "json")
 
 
@@ -17,20 +19,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "(rnn, jordan, lstm, lstm-peephole, gru, gru-reset-after) or a .cell file "
                     "(format: docs/cells.md).",
     )
-    p.add_argument("cell", metavar="MODEL|CELLFILE", help="built-in cell name or path to a .cell file")
-    p.add_argument("--wrt", metavar="PARAM", nargs="+", action="extend", default=None,
-                   help="parameters to derive (default: all)")
-    p.add_argument("--steps", metavar="T", type=int, default=3, help="length T of the unrolled example (default 3)")
-    p.add_argument("--truncate", metavar="k", type=int, default=None,
+    p.add_argument("cell", metavar="MODEL|CELLFILE", type=model_or_cell,
+                   help="built-in cell name or path to a .cell file")
+    p.add_argument("--wrt", metavar="PARAM", nargs="+", action=CommaList, default=None,
+                   help="parameters to derive, space- or comma-separated (default: all)")
+    add_steps(p, 3, dest="steps")
+    p.add_argument("--truncate", metavar="k", type=positive_int, default=None,
                    help="truncated BPTT: each E_t reaches back at most k steps")
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
     p.add_argument("--fragment", action="store_true", help="with --format latex: no preamble, for \\input")
     p.add_argument("--certify", action="store_true",
                    help="check the derivation against SymPy diff of the explicit loss (small sizes)")
-    p.add_argument("--certify-budget", metavar="SECONDS", type=float, default=None,
+    p.add_argument("--certify-budget", metavar="SECONDS", type=positive_float, default=None,
                    help="stop --certify after this many seconds with a message and exit 1 (default 120)")
     p.add_argument("--force", action="store_true",
                    help="derive even when the estimated output is beyond the guard (exit 2 otherwise)")
+    p.add_argument("--bias", dest="no_bias", action="store_false", default=False, help="include the biases (default)")
     p.add_argument("--no-bias", action="store_true", help="drop every parameter declared 'bias' (b…, c, b_gh)")
     from reports.commands._args import add_bidirectional, add_layers
 
@@ -41,12 +45,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
+    from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
 
-    if args.steps < 1:
-        raise UsageError(f"--steps must be a positive integer, got {args.steps}")
-    if args.truncate is not None and args.truncate < 1:
-        raise UsageError(f"--truncate must be a positive integer (steps reached back), got {args.truncate}")
     if args.fragment and args.format != "latex":
         raise UsageError("--fragment only applies to --format latex")
 
@@ -128,7 +128,7 @@ def _guard(cell, wrt, args) -> None:
     grows linearly with --steps, so two small derivations (8 and 16 steps) give its size per step."""
     from derive import derive
     from reports import derivation_json
-    from reports.cli import UsageError
+    from reports.exits import UsageError
 
     if args.steps <= 16:
         return
@@ -136,6 +136,6 @@ def _guard(cell, wrt, args) -> None:
     per_step = max((size[16] - size[8]) / 8, 1.0)
     estimate = size[16] + per_step * (args.steps - 16)
     if estimate > MAX_OUTPUT:
-        raise UsageError(f"--steps {args.steps}: the derivation would be ~{estimate / 2 ** 20:.0f} MB "
+        raise UsageError(f"--T {args.steps}: the derivation would be ~{estimate / 2 ** 20:.0f} MB "
                          f"(~{per_step / 1024:.1f} KB per step, limit {MAX_OUTPUT // 2 ** 20} MB); "
                          f"use fewer steps or --force")

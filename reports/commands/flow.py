@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
-from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import positive_int
+from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
+from reports.commands._args import add_bias, add_steps, finite_float, model_or_cell, positive_int, seed
 
 SHOWN_LAGS = (0, 1, 2, 5, 10, 20, 30, 40, 50, 75, 100, 150, 200)
 
@@ -17,7 +18,7 @@ def _floats(text: str) -> list[float]:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 0.5,1,2; got {text!r}") from None
-    if not values or any(not v > 0 for v in values):
+    if not values or any(not 0 < v < math.inf for v in values):
         raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
     return values
 
@@ -32,7 +33,7 @@ def add_parser(sub) -> None:
                     "bound (γ‖V‖₂)^(T−k) of Elman-form cells, ρ(V), and the forget-gate product of gated cells. "
                     "Every run is cross-checked against the complex step and the BPTT of the generated code "
                     "(1e-10). Exit 0, 1 if a cross-check fails, 2 unusable input.")
-    p.add_argument("cell", metavar="MODEL|CELLFILE", nargs="?", default=None,
+    p.add_argument("cell", metavar="MODEL|CELLFILE", nargs="?", default=None, type=model_or_cell,
                    help="built-in cell (rnn, lstm, gru, …) or a .cell file")
     p.add_argument("--models", default=None, metavar="A,B,…",
                    help="several cells side by side, e.g. rnn,lstm,gru (added to MODEL)")
@@ -41,13 +42,14 @@ def add_parser(sub) -> None:
     p.add_argument("--radius", type=_floats, default=None, metavar="R,…",
                    help="instead of --scale: rescale every recurrent matrix to spectral radius R")
     p.add_argument("--init", choices=SCHEMES, default="xavier", help="initialisation (default xavier)")
-    p.add_argument("--forget-bias", type=float, default=1.0,
+    p.add_argument("--forget-bias", type=finite_float, default=1.0,
                    help="bias of the gate that carries a state (LSTM b_f, GRU b_u; default +1)")
-    p.add_argument("--T", type=positive_int, default=60, help="sequence length (default 60)")
+    add_steps(p, 60)
+    add_bias(p)
     p.add_argument("--H", type=positive_int, default=32, help="hidden size (default 32)")
     p.add_argument("--D", type=positive_int, default=8, help="input size (default 8)")
     p.add_argument("--K", type=positive_int, default=8, help="classes (default 8)")
-    p.add_argument("--seed", type=int, default=0, help="parameters and sequence (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="parameters and sequence (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the tables")
     p.add_argument("--plot", metavar="FILE.svg|png", default=None, help="save the log-norm vs lag plot")
     p.set_defaults(run=run)
@@ -56,7 +58,12 @@ def add_parser(sub) -> None:
 def _cells(args) -> list[str]:
     cells = [args.cell] if args.cell else []
     if args.models:
-        cells += [m.strip() for m in args.models.split(",") if m.strip()]
+        from reports.names import resolve_cell
+
+        try:
+            cells += [resolve_cell(m) for m in args.models.split(",") if m.strip()]
+        except ValueError as err:
+            raise UsageError(f"--models: {err}") from None
     if not cells:
         raise UsageError("expected MODEL|CELLFILE or --models rnn,lstm,…")
     return list(dict.fromkeys(cells))
@@ -76,7 +83,7 @@ def run(args) -> int:
     runs = []
     for spec in _cells(args):
         try:
-            rec = load_recurrence(spec)
+            rec = load_recurrence(spec, bias=args.bias)
         except CellError as err:
             raise UsageError(str(err)) from None
         settings = ([dict(radius=r) for r in args.radius] if args.radius else
@@ -130,10 +137,11 @@ def _print_tables(runs, args) -> None:
     lags = [lag for lag in SHOWN_LAGS if 0 < lag <= args.T]
     table = Table(title="norms by lag T − k", caption="bound: (γ‖V‖₂)^(T−k); Π gate: max over units of the "
                   "product of forget gates f_j (LSTM) or update gates u_j (GRU), j = k+1 … T")
+    # a narrow terminal wraps the cell's name ("lstm ×1") rather than cut a norm's label or a number
     table.add_column("cell")
-    table.add_column("quantity")
+    table.add_column("quantity", no_wrap=True, min_width=len("‖∂h_T/∂h_k‖_F"))
     for lag in lags:
-        table.add_column(str(lag), justify="right")
+        table.add_column(str(lag), justify="right", no_wrap=True)
     for r in runs:
         f = r.flow
         rows = [("‖∂h_T/∂h_k‖₂", f.spectral), ("  bound", f.bound), ("‖∂h_T/∂h_k‖_F", f.frobenius),

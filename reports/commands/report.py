@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
+from reports.commands._args import add_bias, model_or_cell
+from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
 
 
 def add_parser(sub) -> None:
@@ -14,10 +15,11 @@ def add_parser(sub) -> None:
                     "NumPy code, its verification table, the gradient-flow plot (inline SVG) and, with "
                     "--training, the curves of a `bptt train --out DIR` run. Exit 0, 1 if a check on the page "
                     "failed, 2 unusable input.")
-    p.add_argument("cell", metavar="MODEL|CELLFILE", help="built-in cell (rnn, lstm, gru, …) or a .cell file")
+    p.add_argument("cell", metavar="MODEL|CELLFILE", type=model_or_cell, help="built-in cell (rnn, lstm, gru, …) or a .cell file")
     p.add_argument("-o", "--output", metavar="FILE", default="report.html", help="default report.html")
     p.add_argument("--training", metavar="HISTORY.json", default=None,
                    help="the history.json of a `bptt train --out DIR` run, for the training curves")
+    add_bias(p)
     p.set_defaults(run=run)
 
 
@@ -30,7 +32,7 @@ def run(args) -> int:
         raise UsageError(f"-o {out}: expected a file path in an existing directory")
     try:
         training = training_result(args.training) if args.training else None
-        page, passed = report(args.cell, training=training)
+        page, passed = report(args.cell, training=training, bias=args.bias)
     except (CellError, ValueError) as err:
         raise UsageError(str(err)) from None
     out.write_text(page, encoding="utf-8")

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 from pathlib import Path
 
-from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import positive_int
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
+from reports.commands._args import (add_bias, finite_float, model_or_cell, non_negative_int, positive_float,
+                                   positive_int, seed)
 
 
 def add_parser(sub) -> None:
@@ -35,28 +25,30 @@ def add_parser(sub) -> None:
                     "chunks. --task copy|adding|temporal-order --lag L trains on a synthetic task whose "
                     "targets are masked except where the task asks, and reports held-out accuracy. "
                     "Exit 0, 1 if the run diverged (or a task was not solved), 2 unusable input.")
-    p.add_argument("cell", metavar="MODEL|CELLFILE", help="built-in cell (rnn, lstm, gru, …) or a .cell file")
+    p.add_argument("cell", metavar="MODEL|CELLFILE", type=model_or_cell, help="built-in cell (rnn, lstm, gru, …) or a .cell file")
     p.add_argument("--data", metavar="FILE", default=None, help="UTF-8 text to train on (default: generated)")
     p.add_argument("--task", choices=TASKS, default=None, help="a synthetic long-lag task instead of text")
     p.add_argument("--lag", type=positive_int, default=50, help="the task's lag L (default 50)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default adam")
-    p.add_argument("--lr", type=_positive_float, default=None,
+    p.add_argument("--lr", type=positive_float, default=None,
                    help="learning rate (default by optimizer: " +
                         ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
-    p.add_argument("--clip-norm", type=_positive_float, default=None, metavar="C",
+    p.add_argument("--clip-norm", type=positive_float, default=None, metavar="C",
                    help="rescale the gradient to norm ≤ C (its direction kept)")
-    p.add_argument("--clip-value", type=_positive_float, default=None, metavar="C",
+    p.add_argument("--clip-value", type=positive_float, default=None, metavar="C",
                    help="clamp every gradient entry to [−C, C]")
     p.add_argument("--init", choices=SCHEMES, default="xavier", help="initialisation (default xavier)")
-    p.add_argument("--forget-bias", type=float, default=None,
+    p.add_argument("--forget-bias", type=finite_float, default=None,
                    help="LSTM b_f / GRU b_u at start (default +1; tasks: ln L, the chrono initialisation's "
                         "scale, so that the memory lasts about L steps)")
-    p.add_argument("--hidden", type=positive_int, default=None, help="hidden size (default 128; tasks 32)")
+    p.add_argument("--H", "--hidden", dest="hidden", metavar="H", type=positive_int, default=None, help="hidden size (default 128; tasks 32)")
     p.add_argument("--batch", type=positive_int, default=32, help="sequences per step (default 32)")
     p.add_argument("--seq-len", type=positive_int, default=50, help="truncated BPTT window (default 50)")
-    p.add_argument("--steps", type=positive_int, default=None, help="updates (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="initialisation, data order, samples (default 0)")
-    p.add_argument("--sample", type=int, default=300, metavar="N", help="characters to sample at the end")
+    p.add_argument("--updates", "--steps", dest="steps", metavar="N", type=positive_int, default=None,
+                   help="parameter updates (default 1000; --steps is the old spelling)")
+    add_bias(p)
+    p.add_argument("--seed", type=seed, default=0, help="initialisation, data order, samples (default 0)")
+    p.add_argument("--sample", type=non_negative_int, default=300, metavar="N", help="characters to sample at the end")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="write history.json, curves.png, checkpoint.npz, sample.txt here")
     p.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="N",
@@ -79,7 +71,7 @@ def run(args) -> int:
         raise UsageError("--checkpoint-every: expected --out DIR as well (where the checkpoints go)")
     out = Path(args.out) if args.out else None
     try:
-        rec = load_recurrence(args.cell)
+        rec = load_recurrence(args.cell, bias=args.bias)
     except CellError as err:
         raise UsageError(str(err)) from None
     if "h0" not in rec.state_names:
@@ -91,12 +83,13 @@ def run(args) -> int:
                         steps=args.steps or 1000, seed=args.seed)
     progress, on_step = _progress(settings.steps, quiet=args.json)
     try:
+        # the text is read before the progress bar appears: an unreadable file is one line, nothing else
+        text = None if args.task else read_text(args.data) if args.data else arithmetic_corpus(seed=args.seed)
         with progress:
             if args.task:
                 result = train_task(rec, args.task, args.lag, settings, on_step, out=out,
                                     checkpoint_every=args.checkpoint_every)
             else:
-                text = read_text(args.data) if args.data else arithmetic_corpus(seed=args.seed)
                 result = train_language_model(rec, text, settings, on_step, sample_chars=args.sample, out=out,
                                               checkpoint_every=args.checkpoint_every)
     except ValueError as err:

@@ -6,8 +6,9 @@ import json
 
 from rich.console import Console
 
-from reports.cli import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_bidirectional, add_layers, add_truncate_and_bias, dim_size, positive_int
+from reports.commands._args import (add_bidirectional, add_layers, add_steps, add_truncate_and_bias, dim_size,
+                                   model_or_cell, positive_int, seed)
+from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
 
 
 def add_parser(sub) -> None:
@@ -18,14 +19,15 @@ def add_parser(sub) -> None:
                     "complex-step derivative, central differences and Richardson extrapolation, plus the "
                     "directional test. Exit 0 when all agree, 1 when any does not.",
     )
-    p.add_argument("model", metavar="MODEL|CELLFILE",
+    p.add_argument("model", metavar="MODEL|CELLFILE", type=model_or_cell,
                    help="built-in model: rnn, jordan, lstm, lstm-peephole, gru, gru-reset-after; or a .cell file "
                         "(its generated code is checked with the numerical oracles)")
-    for size, default, meaning in (("D", 3, "input size"), ("H", 4, "hidden size"), ("K", 3, "classes"),
-                                   ("T", 4, "time steps"), ("B", 2, "batch size")):
+    for size, default, meaning in (("D", 3, "input size"), ("H", 4, "hidden size"), ("K", 3, "classes")):
         p.add_argument(f"--{size}", type=positive_int, default=default, help=f"{meaning} (default {default})")
+    add_steps(p, 4)
+    p.add_argument("--B", type=positive_int, default=2, help="batch size (default 2)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random point (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the random point (default 0)")
     p.add_argument("--dim", type=dim_size, action="append", default=[], metavar="NAME=N",
                    help="a cell file: size of a dimension other than D, H, K (repeatable; default H + 1)")
     add_truncate_and_bias(p, "truncated BPTT: each E_t sends its gradient back at most k steps")
@@ -45,9 +47,10 @@ def run(args) -> int:
     if getattr(args, "bidirectional", False):
         return _run_bidirectional(args)
     if args.model not in models.names() or getattr(args, "layers", None):  # stacked: no hand-written model
-        if args.model.endswith(".cell") or args.model in models.names():
-            return _run_cell_file(args)
-        raise UsageError(f"unknown model {args.model!r}; expected one of: {', '.join(models.names())}")
+        return _run_cell_file(args)  # MODEL|CELLFILE was resolved: not a built-in name, so an existing file
+    if args.dim:
+        raise UsageError(f"--dim {args.dim[0][0]}={args.dim[0][1]}: the built-in {args.model} has no dimension "
+                         "beyond D, H, K (--dim sizes a cell file's own dimensions)")
     model = models.get(args.model, bias=args.bias)
     _guard(args, model.param_shapes(D=args.D, H=args.H, K=args.K),
            sum(r for r, _ in model.initial_state_shapes(args.H, args.K, 1).values()))
@@ -119,7 +122,8 @@ def _guard(args, param_shapes, state_rows) -> None:
         return
     reason = verification_estimate(param_shapes, args.D, args.T, args.B, state_rows).refusal()
     if reason:
-        raise UsageError(f"--T {args.T} --B {args.B}: {reason}; use smaller sizes or --force")
+        sizes = " ".join(f"--{k} {getattr(args, k)}" for k in ("D", "H", "K", "T", "B"))
+        raise UsageError(f"{sizes}: {reason}; use smaller sizes or --force")
 
 
 def _run_bidirectional(args) -> int:

@@ -1,0 +1,326 @@
+"""One command-line vocabulary (issue 12): the same flag for the same thing, names as people type them,
+one-line errors with exit 2 for every bad value of every flag, Ctrl-C → 130, output fit for files."""
+
+import argparse
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reports import cli
+from reports.commands import _args
+from reports.names import resolve, resolve_cell
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys, *argv):
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exit_:  # argparse exits on its own for --help, --version and bad flags
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    (sub,) = [a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+# A valid invocation of each command, to which one bad flag value is added.
+BASE = {"demo": [], "list": [], "verify": ["rnn"], "derive": ["rnn"], "codegen": ["rnn"], "flow": ["rnn"],
+        "train": ["rnn"], "report": ["rnn"], "check": ["x.py", "--convention", "course"],
+        "autograder": ["--convention", "course", "-o", "x.zip"]}
+
+# Bad values by the type that checks a flag: every one must be refused by argparse itself.
+BAD_BY_TYPE = {
+    _args.positive_int: ["0", "-1", "1.5", "x", ""],
+    _args.non_negative_int: ["-1", "x", "2.0"],
+    _args.seed: ["-1", "x", str(2 ** 32), "1e3"],
+    _args.positive_float: ["0", "-1", "nan", "inf", "x"],
+    _args.finite_float: ["nan", "inf", "-inf", "x"],
+    _args.dim_size: ["E", "E=0", "1=3", "E=x"],
+    _args.model_or_cell: ["lstn", "no/such.cell", "RNNN"],
+    _args.convention: ["cs231", "nope"],
+    _args.model_list: ["lstn", "rnn,xyz"],
+}
+
+
+def flag_cases():
+    cases = []
+    for command, parser in subcommands().items():
+        for action in parser._actions:
+            if not action.option_strings or action.nargs == 0:
+                continue  # positionals are covered below; switches take no value
+            flag = action.option_strings[-1]
+            if action.choices is not None:
+                cases.append((command, flag, "no-such-choice"))
+            for bad in BAD_BY_TYPE.get(action.type, []):
+                cases.append((command, flag, bad))
+    return cases
+
+
+FLAG_CASES = flag_cases()
+
+
+def test_every_valued_flag_checks_its_value():
+    """No flag takes a bare int/float (which accepts --seed -1, --timeout nan …) or an unchecked string
+    that is a number; a new flag must pick a checking type from reports/commands/_args.py."""
+    loose = [(command, a.option_strings[-1]) for command, p in subcommands().items() for a in p._actions
+             if a.option_strings and a.type in (int, float)]
+    assert loose == []
+    assert len(FLAG_CASES) > 60  # the table below really covers the commands' flags
+
+
+@pytest.mark.parametrize("command,flag,bad", FLAG_CASES)
+def test_a_bad_flag_value_is_one_line_and_exit_2(capsys, command, flag, bad):
+    code, out, err = run(capsys, command, *BASE[command], f"{flag}={bad}")
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith(f"bptt {command}: error: ") and flag in err
+
+
+@pytest.mark.parametrize("command", [c for c, base in BASE.items() if base[:1] == ["rnn"]])
+def test_a_bad_model_name_is_one_line_with_a_suggestion(capsys, command):
+    code, out, err = run(capsys, command, "lstn")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "did you mean 'lstm'?" in err
+
+
+# Bad input only the command itself can judge (after parsing): still one line, exit 2.
+RUN_TIME_CASES = [
+    (["derive", "rnn", "--wrt", "Q"], "no such parameter"),
+    (["derive", "rnn", "--fragment"], "--fragment"),
+    (["derive", "rnn", "--wrt", "U,,V"], "empty name"),
+    (["codegen", "rnn", "-o", "/no/such/dir/x.py"], "not a writable file path"),
+    (["flow", "--models", "rnn,lstn"], "did you mean 'lstm'?"),
+    (["flow"], "expected MODEL|CELLFILE"),
+    (["codegen", "rnn", "-o", ""], "not a writable file path"),
+    (["train", "rnn", "--data", "/no/such/file.txt"], "no such file"),
+    (["verify", "rnn", "--dim", "E=2"], "no dimension beyond D, H, K"),
+    (["verify", "rnn", "--H", "100000"], "--H 100000"),
+    (["derive", "rnn", "--T", "100000"], "--T 100000: the derivation would be"),
+    (["nosuchcommand"], "invalid choice"),
+    (["verify", "rnn", "--no-such-flag"], "unrecognized arguments"),
+]
+
+
+@pytest.mark.parametrize("argv,message", RUN_TIME_CASES)
+def test_unusable_input_found_while_running_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("typed,canonical", [
+    ("rnn", "rnn"), ("RNN", "rnn"), ("Lstm", "lstm"), ("LSTM_PEEPHOLE", "lstm-peephole"),
+    ("gru_reset_after", "gru-reset-after"), (" gru ", "gru"), ("Jordan", "jordan"),
+])
+def test_model_names_ignore_case_and_dash_or_underscore(typed, canonical):
+    assert resolve_cell(typed) == canonical
+
+
+@pytest.mark.parametrize("typed,suggested", [("lstn", "'lstm'"), ("gru-reset", "'gru-reset-after'"),
+                                             ("jordon", "'jordan'"), ("lstm-pephole", "'lstm-peephole'")])
+def test_near_misses_are_answered_with_did_you_mean(typed, suggested):
+    with pytest.raises(ValueError, match=f"did you mean {suggested}"):
+        resolve_cell(typed)
+
+
+def test_a_far_miss_lists_the_names_without_guessing():
+    with pytest.raises(ValueError) as err:
+        resolve("transformer", ("rnn", "lstm"))
+    assert "did you mean" not in str(err.value) and "rnn, lstm" in str(err.value)
+
+
+def test_a_cell_file_path_passes_through():
+    path = str(ROOT / "derive/cells/examples/mgu.cell")
+    assert resolve_cell(path) == path
+
+
+def parse(*argv):
+    return cli.build_parser().parse_args(list(argv))
+
+
+@pytest.mark.parametrize("old,new", [
+    (["derive", "rnn", "--steps", "5"], ["derive", "rnn", "--T", "5"]),
+    (["verify", "rnn", "--steps", "5"], ["verify", "rnn", "--T", "5"]),
+    (["flow", "rnn", "--steps", "5"], ["flow", "rnn", "--T", "5"]),
+    (["train", "rnn", "--steps", "5"], ["train", "rnn", "--updates", "5"]),
+    (["train", "rnn", "--hidden", "5"], ["train", "rnn", "--H", "5"]),
+    (["derive", "rnn", "--wrt", "W", "V", "U"], ["derive", "rnn", "--wrt", "W,V,U"]),
+    (["derive", "rnn", "--wrt", "W", "--wrt", "V,U"], ["derive", "rnn", "--wrt", "W,V", "U"]),
+    (["derive", "RNN", "--no-bias"], ["derive", "rnn", "--bias", "--no-bias"]),
+    (["derive", "rnn"], ["derive", "rnn", "--no-bias", "--bias"]),
+    (["check", "f.py", "--convention", "CS231N", "--model", "RNN,Lstm"],
+     ["check", "f.py", "--convention", "cs231n", "--model", "rnn,lstm"]),
+    (["check", "f.py", "--convention", "min_char_rnn"], ["check", "f.py", "--convention", "min-char-rnn"]),
+])
+def test_old_and_new_spellings_mean_the_same(old, new):
+    assert vars(parse(*old)) == vars(parse(*new))
+
+
+@pytest.mark.parametrize("command", ["derive", "verify", "codegen", "flow", "train", "report"])
+def test_bias_and_no_bias_on_every_command_with_biases(command):
+    flags = {s for a in subcommands()[command]._actions for s in a.option_strings}
+    assert {"--bias", "--no-bias"} <= flags
+
+
+def test_the_no_bias_title_shows_the_equations_without_biases(capsys):
+    code, out, _ = run(capsys, "derive", "rnn", "--no-bias", "--T", "1")
+    head = " ".join(out.split("Step")[0].split())  # the title block, unwrapped
+    assert code == 0 and "h_t = tanh(U x_t + V h_{t-1})" in head and "softmax(W h_t)" in head
+    code, out, _ = run(capsys, "derive", "rnn", "--T", "1")
+    assert "+ b)" in " ".join(out.split())
+
+
+def test_piped_text_has_no_trailing_padding(capsys):
+    code, out, err = run(capsys, "derive", "lstm", "--T", "2")
+    assert code == 0 and out.count("\n") > 20
+    assert [line for line in out.splitlines() if line != line.rstrip()] == []
+
+
+def test_codegen_without_output_prints_the_module_and_writes_no_file(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "codegen", "rnn")
+    assert code == 0 and list(tmp_path.iterdir()) == []
+    assert out.startswith('"""rnn: forward pass and BPTT gradients') and "def loss_and_grads(" in out
+    compile(out, "bptt_rnn.py", "exec")
+    assert "standard output" in err
+
+
+def test_list_names_every_model_example_convention_and_mistake(capsys):
+    from derive.cellfile import BUILTIN, example_paths
+    from numeric.checking.conventions import CONVENTIONS
+    from numeric.checking.mistakes import MISTAKES
+
+    code, out, _ = run(capsys, "list")
+    names = {line.strip() for line in out.splitlines() if line.startswith("  ") and not line.startswith("    ")}
+    assert code == 0
+    assert set(BUILTIN) | {str(p) for p in example_paths()} | set(CONVENTIONS) | set(MISTAKES) <= names
+
+
+def _python(*args, **kw):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=60, **kw)
+
+
+@pytest.mark.parametrize("entry", [["-m", "reports.cli"], ["-m", "bptt"]])
+def test_module_entry_points_give_exit_2_on_usage_errors(entry):
+    """``python -m reports.cli`` loads reports.cli twice; the commands' UsageError must still be caught."""
+    proc = _python(*entry, "derive", "rnn", "--wrt", "Q")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no such parameter" in proc.stderr
+
+
+def test_python_m_bptt_is_the_bptt_command():
+    proc = _python("-m", "bptt", "list", "models")
+    assert proc.returncode == 0 and "gru-reset-after" in proc.stdout
+
+
+def test_ctrl_c_ends_a_command_with_one_line_and_exit_130():
+    proc = subprocess.Popen([sys.executable, "-m", "reports.cli", "train", "rnn", "--updates", "1000000", "--json"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert err.strip() == "bptt train: interrupted"
+
+
+SLEEPER = "import time\ntime.sleep(120)\n"
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_check_batch_at_once_and_kills_its_children(tmp_path):
+    from reports.interrupt import descendants
+
+    for k in range(2):
+        (tmp_path / f"s{k}.py").write_text(SLEEPER)
+    proc = subprocess.Popen([sys.executable, "-m", "reports.cli", "check", "--batch", str(tmp_path),
+                             "--convention", "course", "--timeout", "60", "--budget", "120", "--jobs", "2"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, children = time.monotonic() + 30, []
+    while len(children) < 3 and time.monotonic() < deadline:  # workers and their sandboxed children
+        time.sleep(0.2)
+        children = descendants(proc.pid)
+    time.sleep(0.5)
+    assert len(children) >= 3, "the batch never started its workers"
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert time.monotonic() - start < 5  # at once, not after the 60 s timeouts
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "bptt check: interrupted"
+    assert "Traceback" not in err
+    time.sleep(0.3)
+    alive = [pid for pid in children if _alive(pid)]
+    assert alive == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+CUT = re.compile(r"\w…|…\s*[│┃]")  # Rich's ellipsis where it shortened a word, a number or a cell
+
+
+@pytest.mark.parametrize("argv", [
+    ["list"], ["derive", "rnn", "--T", "1"], ["derive", "gru", "--T", "2", "--no-bias"], ["verify", "rnn"],
+    ["flow", "--models", "rnn,lstm,gru", "--T", "20", "--H", "8"],
+    ["check", str(ROOT / "numeric/checking/examples/cs231n_planted_dh_next.py"), "--convention", "cs231n"],
+], ids=lambda a: " ".join(a[:2]))
+def test_eighty_columns_cut_no_word_number_or_path(capsys, monkeypatch, argv):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run(capsys, *argv)
+    assert code in (0, 1)  # the planted submission fails its check, by design
+    lines = (out + err).splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert [line for line in lines if CUT.search(line)] == []
+    if argv == ["list"]:
+        for path in (ROOT / "derive/cells/examples").glob("*.cell"):
+            assert f"  {path}" in lines
+
+
+# ---- properties -------------------------------------------------------------------------------------------
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from reports.pipe import StripTrailingSpaces  # noqa: E402
+
+
+@given(st.lists(st.text(alphabet=" ab\n│", max_size=12), max_size=8))
+def test_stripping_is_the_same_however_the_text_is_cut_into_writes(chunks):
+    import io
+
+    out = io.StringIO()
+    stream = StripTrailingSpaces(out)
+    for chunk in chunks:
+        stream.write(chunk)
+    stream.close()
+    assert out.getvalue() == "\n".join(line.rstrip(" ") for line in "".join(chunks).split("\n"))
+
+
+@given(st.sampled_from(["rnn", "jordan", "lstm", "lstm-peephole", "gru", "gru-reset-after"]), st.data())
+def test_every_spelling_of_a_built_in_name_resolves(name, data):
+    spelled = "".join(data.draw(st.sampled_from([c.lower(), c.upper()])) if c != "-"
+                      else data.draw(st.sampled_from(["-", "_"])) for c in name)
+    assert resolve_cell(spelled) == name
+
+
+def test_report_no_bias_leaves_the_biases_out_of_the_page(capsys, tmp_path):
+    code, _, _ = run(capsys, "report", "rnn", "--no-bias", "-o", str(tmp_path / "r.html"))
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert code == 0 and "tanh(U x_t + V h_{t-1})," in page and "+ b)" not in page
+    assert "&#x27;b&#x27;" not in page and "∂E/∂b" not in page  # present in the page with biases
