@@ -5,6 +5,7 @@ from __future__ import annotations
 from derive.codegen.emit import BackwardEmitter
 from derive.codegen.lower import Lowering, plural
 from derive.codegen.runtime import RUNTIME
+from derive.functions import helpers
 
 
 def module_source(low: Lowering, origin: str, version: str, verification: list[str] | None) -> str:
@@ -159,7 +160,7 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         *forward,
         f"    return E, ({', '.join(tape)},)",
         "",
-        RUNTIME,
+        RUNTIME + helpers(n.fn for n in cell.nodes),
     ]
     return "\n".join(lines)
 

@@ -22,9 +22,10 @@ from sympy import HadamardProduct, MatAdd, MatMul, OneMatrix
 from sympy.printing.str import StrPrinter
 
 from derive.cellfile import PREV, Cell
+from derive.functions import REGISTRY
 from derive.notation import BASES
 
-_SIGMA = {"sigmoid": "σ"}
+_SIGMA = {name: entry.unicode for name, entry in REGISTRY.items()}
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
