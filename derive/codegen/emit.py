@@ -9,6 +9,7 @@ equation it implements above it (:class:`~derive.codegen.notation.Notation`).
 from __future__ import annotations
 
 import os
+import textwrap
 
 import sympy as sp
 from sympy import HadamardProduct, MatMul, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix
@@ -19,6 +20,9 @@ from derive.codegen.lower import Lowering, _dim, plural, slice_code, sum_of, sym
 from derive.codegen.printer import FUNCTIONS, NumPyCodePrinter
 from derive.program import Softmax
 
+#: the longest line of a generated module
+WIDTH = 100
+
 
 class Lines:
     """Source lines with indentation and equation comments."""
@@ -28,16 +32,35 @@ class Lines:
         self.depth = 1
 
     def comment(self, *texts):
+        """Comment lines of at most WIDTH characters; a long one continues indented under its start."""
+        indent = "    " * self.depth
         for text in texts:
             if text:
-                self.out.append("    " * self.depth + "# " + text)
+                self.out.extend(textwrap.wrap(text, WIDTH, initial_indent=indent + "# ",
+                                              subsequent_indent=indent + "#     ", break_long_words=False,
+                                              break_on_hyphens=False))
 
     def line(self, text: str, *comments):
         self.comment(*comments)
-        self.out.append("    " * self.depth + text)
+        self.out.extend(_wrapped_code("    " * self.depth, text))
 
     def blank(self):
         self.out.append("")
+
+
+def _wrapped_code(indent: str, text: str) -> list[str]:
+    """One statement in lines of at most WIDTH characters: a long assignment's right-hand side is put in
+    parentheses and broken at spaces (the printed expressions hold no strings)."""
+    if len(indent + text) <= WIDTH:
+        return [indent + text]
+    for op in (" = ", " += "):
+        lhs, found, rhs = text.partition(op)
+        if found and "(" not in lhs and '"' not in rhs and "'" not in rhs:
+            body = textwrap.wrap(rhs, WIDTH - 1, initial_indent=indent + lhs + op + "(",
+                                 subsequent_indent=indent + "    ", break_long_words=False,
+                                 break_on_hyphens=False)
+            return body[:-1] + [body[-1] + ")"]
+    return [indent + text]
 
 
 class Emitter:
@@ -205,8 +228,8 @@ class Emitter:
             decl = next(d for d in self.cell.states if d.name == s)
             rows = _dim(low.rows(s))
             out.line(f"{s}_all = np.empty((T + 1, {rows}, B), dtype)",
-                     f"{show.value(s)} for t = 0 … T: row 0 is {decl.init}; views: {plural(s)}[t] is "
-                     f"{show.value(s)}, {plural(s + PREV)}[t] is {show.value(s + PREV)}")
+                     f"{s}_all[t] is {show.value(s)} for t = 0 … T (row 0 is {decl.init}); "
+                     f"{plural(s)}, {plural(s + PREV)}: its rows 1 … T, 0 … T − 1")
             out.line(f"{s}_all[0] = state0[{decl.init!r}]")
             out.line(f"{plural(s)}, {plural(s + PREV)} = {s}_all[1:], {s}_all[:-1]")
             tape += [plural(s), plural(s + PREV)]

@@ -94,7 +94,7 @@ class Notation:
         if target == rhs:
             return rhs
         if assign.op == "+=":
-            return f"{target} = Σ_t {rhs}" if not assign.batch_sum else f"{target} = Σ_t Σ_b {rhs}"
+            return f"{target} = Σ_t {rhs}" if not assign.batch_sum else f"{target} = Σ_t Σ_batch {rhs}"
         return f"{target} = {rhs}"
 
 

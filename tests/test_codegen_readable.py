@@ -1,0 +1,44 @@
+"""Issue 12: the generated module reads like a textbook (line width, honest origin, one time convention,
+no `b` for both bias and batch). Written from the issue's list before the emitter was changed (blind)."""
+
+import pytest
+
+from derive import builtin_names, load_cell
+from derive.cellfile import CELLS_DIR
+from derive.codegen import generate
+
+WIDTH = 100
+
+
+@pytest.mark.parametrize("model", builtin_names())
+@pytest.mark.parametrize("bias", [True, False])
+def test_no_line_over_100_characters(model, bias):
+    source = generate(model, bias=bias).source
+    long = [line for line in source.splitlines() if len(line) > WIDTH]
+    assert not long, long[:3]
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+def test_batch_sums_do_not_reuse_the_bias_letter(model):
+    source = generate(model).source
+    assert "Σ_b " not in source
+    assert "Σ_t Σ_batch" in source
+
+
+def test_time_indexing_is_stated_once_and_consistently():
+    source = generate("lstm").source
+    assert "hs[t] is h_t" not in source and "xs[0] is x_1" not in source
+    assert source.count("xs[t] is x_{t+1}") == 1
+    assert "h_all[t] is h_t for t = 0 … T (row 0 is h0)" in source
+
+
+def test_a_user_cell_is_not_called_built_in(tmp_path, monkeypatch):
+    """`bptt codegen cifg.cell` from the directory holding it: the file's path, not "the built-in cell"."""
+    text = (CELLS_DIR / "rnn.cell").read_text()
+    (tmp_path / "cifg.cell").write_text(text.replace("cell rnn", "cell cifg"))
+    monkeypatch.chdir(tmp_path)
+    gen = generate("cifg.cell")
+    assert "built-in" not in gen.origin and gen.origin == "cifg.cell"
+    assert "the built-in cell" not in gen.source
+    assert generate("rnn").origin == "the built-in cell 'rnn'"
+    assert generate(load_cell("lstm")).origin == "the built-in cell 'lstm'"
