@@ -143,6 +143,7 @@ class Elementwise:
         callable: whether a cell file may call it (False for functions of derivatives only).
         evaluate: the forward function on NumPy arrays for the SymPy evaluator (``sympy.lambdify``),
             written independently of ``helper``; None when SymPy's own NumPy printer knows it.
+        needs: the functions whose helpers its derivative calls (softplus′ = σ).
     """
 
     name: str
@@ -157,6 +158,7 @@ class Elementwise:
     gamma: sp.Expr | None = None
     callable: bool = True
     evaluate: Callable | None = None
+    needs: tuple = ()
 
 
 def _mp_step(v):
@@ -168,14 +170,35 @@ _REGISTRY = (
                 "SymPy: d tanh(a)/da = 1 − tanh(a)², written with the node's own value", gamma=sp.Integer(1)),
     Elementwise("sigmoid", sigmoid, "_sigmoid", "σ", r"\sigma", lambda v: 1 / (1 + mpmath.exp(-v)),
                 "SymPy: dσ(a)/da = σ(a)(1 − σ(a)), written with the node's own value", gamma=sp.Rational(1, 4),
-                evaluate=lambda a: 0.5 * (1.0 + np.tanh(0.5 * a))),
+                evaluate=lambda a: 0.5 * (1.0 + np.tanh(0.5 * a)), helper='''
+def _sigmoid(a, out=None):
+    """σ(a) = 1 / (1 + e^(−a)), into ``out`` if given; complex a (complex step): ½(1 + tanh(a/2)),
+    finite where e^(−a) is not."""
+    if np.iscomplexobj(a):
+        return np.multiply(0.5, 1.0 + np.tanh(0.5 * a), out=out)
+    with np.errstate(over="ignore"):
+        e = np.exp(-a, out=out)
+    e += 1.0
+    return np.reciprocal(e, out=e)
+'''),
     Elementwise("relu", relu, "_relu", "relu", r"\operatorname{relu}", lambda v: v if v > 0 else mpmath.mpf(0),
                 "SymPy: d relu(a)/da = H(a), the unit step (not analytic at 0)", kinks=(0,),
-                evaluate=lambda a: a * (np.real(a) > 0)),
+                evaluate=lambda a: a * (np.real(a) > 0), helper='''
+def _relu(a, out=None):
+    """max(0, a) on the real part (not analytic at 0)."""
+    if _KINK_MARGINS is not None and a.size:
+        _KINK_MARGINS.append(float(np.abs(a.real).min()))
+    return np.multiply(a, a.real > 0, out=out)
+
+
+def _step(a):
+    """H(a) with H(0) = 0: the derivative of relu, written in relu's own value."""
+    return (a.real > 0).astype(a.dtype)
+'''),
     Elementwise("exp", sp.exp, "np.exp", "exp", r"\exp", mpmath.exp, "SymPy: d exp(a)/da = exp(a)"),
     Elementwise("softplus", softplus, "_softplus", "softplus", r"\operatorname{softplus}",
                 lambda v: mpmath.log(1 + mpmath.exp(v)),
-                "SymPy: d softplus(a)/da = σ(a), the logistic function of the argument",
+                "SymPy: d softplus(a)/da = σ(a), the logistic function of the argument", needs=("sigmoid",),
                 evaluate=lambda a: np.log(1.0 + np.exp(a)), helper='''
 def _softplus(a, out=None):
     """softplus(a) = log(1 + e^a) without overflow: m + log(e^(−m) + e^(a−m)) with m = max(Re a, 0)
@@ -227,6 +250,8 @@ NON_ANALYTIC = tuple(e.name for e in _REGISTRY if e.callable and e.kinks)
 
 
 def helpers(names) -> str:
-    """The runtime source of the helpers the named registry functions need (in registry order)."""
-    wanted = set(names)
-    return "".join(e.helper for e in _REGISTRY if e.name in wanted and e.helper)
+    """The runtime source of the helpers the named functions and their derivatives call (in registry
+    order): a generated module carries only these."""
+    wanted = {name for name in names if name in REGISTRY}
+    wanted |= {need for name in wanted for need in REGISTRY[name].needs}
+    return "".join("\n\n" + e.helper.strip("\n") + "\n" for e in _REGISTRY if e.name in wanted and e.helper)

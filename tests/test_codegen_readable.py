@@ -42,3 +42,17 @@ def test_a_user_cell_is_not_called_built_in(tmp_path, monkeypatch):
     assert "the built-in cell" not in gen.source
     assert generate("rnn").origin == "the built-in cell 'rnn'"
     assert generate(load_cell("lstm")).origin == "the built-in cell 'lstm'"
+
+
+@pytest.mark.parametrize("spec,present,absent", [
+    ("rnn", [], ["def _sigmoid", "def _relu", "def _step", "def _softplus", "def _hard_sigmoid"]),
+    ("lstm", ["def _sigmoid"], ["def _relu", "def _step", "def _softplus", "def _hard_sigmoid"]),
+    ("derive/cells/examples/indrnn.cell", ["def _relu", "def _step"], ["def _sigmoid", "def _softplus"]),
+])
+def test_only_the_helpers_a_cell_uses_are_written(spec, present, absent):
+    source = generate(spec).source
+    for text in present:
+        assert text in source
+    for text in absent:
+        assert text not in source
+    assert "def kink_margin" in source  # part of the module contract, also without kinks (KINKS = ())

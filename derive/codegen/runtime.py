@@ -7,25 +7,7 @@ Every function accepts complex arrays (the complex-step oracle differentiates th
 """
 
 RUNTIME = '''
-def _sigmoid(a, out=None):
-    """σ(a) = 1 / (1 + e^(−a)), into ``out`` if given; complex a (complex step): ½(1 + tanh(a/2)),
-    finite where e^(−a) is not."""
-    if np.iscomplexobj(a):
-        return np.multiply(0.5, 1.0 + np.tanh(0.5 * a), out=out)
-    with np.errstate(over="ignore"):
-        e = np.exp(-a, out=out)
-    e += 1.0
-    return np.reciprocal(e, out=e)
-
-
 _KINK_MARGINS = None  # a list while kink_margin() runs: the smallest |argument| of every relu call
-
-
-def _relu(a, out=None):
-    """max(0, a) on the real part (not analytic at 0)."""
-    if _KINK_MARGINS is not None and a.size:
-        _KINK_MARGINS.append(float(np.abs(a.real).min()))
-    return np.multiply(a, a.real > 0, out=out)
 
 
 def kink_margin(params, xs, h0=None, **state0):
@@ -42,11 +24,6 @@ def kink_margin(params, xs, h0=None, **state0):
         return min(_KINK_MARGINS, default=float("inf"))
     finally:
         _KINK_MARGINS = None
-
-
-def _step(a):
-    """H(a) with H(0) = 0: the derivative of relu, written in relu's own value."""
-    return (a.real > 0).astype(a.dtype)
 
 
 def _log_softmax(z):
