@@ -56,3 +56,13 @@ def test_only_the_helpers_a_cell_uses_are_written(spec, present, absent):
     for text in absent:
         assert text not in source
     assert "def kink_margin" in source  # part of the module contract, also without kinks (KINKS = ())
+
+
+def test_equation_comments_name_their_cell_file_line():
+    """Each forward equation comment starts with file:line of the cell's own text (read from the file)."""
+    source = generate("lstm").source
+    lines = (CELLS_DIR / "lstm.cell").read_text().splitlines()
+    number = next(i for i, text in enumerate(lines, 1) if text.startswith("C = f * C_prev"))
+    assert f"# lstm.cell:{number}  c_t = f_t ⊙ c_{{t−1}} + i_t ⊙ g_t" in source
+    number = next(i for i, text in enumerate(lines, 1) if text.startswith("z = W @ h"))
+    assert f"# lstm.cell:{number}  z_t = W h_t + c" in source
