@@ -66,3 +66,14 @@ def test_equation_comments_name_their_cell_file_line():
     assert f"# lstm.cell:{number}  c_t = f_t ⊙ c_{{t−1}} + i_t ⊙ g_t" in source
     number = next(i for i, text in enumerate(lines, 1) if text.startswith("z = W @ h"))
     assert f"# lstm.cell:{number}  z_t = W h_t + c" in source
+
+
+@pytest.mark.parametrize("model,gates", [("lstm", "f, i, q = "), ("gru", "r, u = ")])
+def test_gates_are_named_views_not_slices(model, gates):
+    """Forward and both backward loops name the fused gates once per step; no slice of the stored gate
+    array is printed in an equation statement after that."""
+    source = generate(model).source
+    assert source.count(gates) == 3, source.count(gates)  # forward, full BPTT, truncated BPTT
+    body = [line.strip() for line in source.splitlines() if not line.strip().startswith("#")]
+    stored = gates.split(" = ")[0].replace(", ", "") + "s[t, "  # fiqs[t, … / rus[t, …
+    assert [line for line in body if stored in line and not line.startswith(gates)] == []

@@ -71,6 +71,7 @@ class Emitter:
         self.cell = low.cell
         self.loop: dict[str, str] = {}  # symbol → code inside the time loop
         self.vec: dict[str, str] = {}  # symbol → code of the all-steps array
+        self.views: dict[str, str] = {}  # a gate of a fused call → its slice of the stored array
         self._names()
 
     # ---- names ------------------------------------------------------------------------------------------
@@ -179,10 +180,18 @@ class Emitter:
                     sl = slice_code(lo - lo0, hi - lo0, hi0 - lo0)
                     if keep:
                         self.loop[o], self.vec[o] = f"{plural(name)}[t, {sl}]", f"{plural(name)}[:, {sl}]"
+                        self.views[o] = self.loop[o]
                         self.stored.add(o)
                     else:
                         self.loop[o] = f"{name}[{sl}]"
                     self.fused_of[o] = f
+
+    def _gate_views(self, f: dict) -> tuple[str, str]:
+        """``f, i, q = fiqs[t, :H], fiqs[t, H:2*H], fiqs[t, 2*H:]``: the gates of one fused call by name,
+        in the cell's order (views of the stored array, no copies)."""
+        outs = sorted(f["outs"], key=self.low.nodes.index)
+        return (", ".join(outs) + " = " + ", ".join(self.views[o] for o in outs),
+                "the gates by name: views of " + plural(f["name"]) + "[t], no copies")
 
     def into(self, target: str, expr, names) -> str:
         """``target[...] = expr`` written in place: the last function or product writes into ``target``
@@ -261,6 +270,9 @@ class Emitter:
                         else f"{target} = {FUNCTIONS[f['fn']]}({arg})")
                 out.line(call, *[show.equation_text(o, low.f_expr[o]) for o in f["outs"]])
                 done.update(f["outs"])
+                if f["keep"]:
+                    out.line(*self._gate_views(f))
+                    self.loop.update({o: o for o in f["outs"]})
                 continue
             expr = low.loop_expr[n]
             self._products(out, expr, products)
@@ -492,6 +504,11 @@ class BackwardEmitter(Emitter):
         out.depth += 1
         for buf, rows in low.buffers:
             out.line(f"{buf} = np.empty(({_dim(rows)}, B), dtype)" if truncated else f"{buf} = {plural(buf)}[t]")
+        read = set().union(*(symbols_in(e) for _, e, _ in self.loop_stmts)) if self.loop_stmts else set()
+        for f in {id(f): f for f in self.fused_of.values() if f.get("keep")}.values():
+            if read & set(f["outs"]):
+                out.line(*self._gate_views(f))
+                names.update({o: o for o in f["outs"]})
         fills = list(low.fills)
         for n, e, a in self.loop_stmts:
             if a is not None and n in low.carry_out:
