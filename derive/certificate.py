@@ -24,7 +24,7 @@ from sympy import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixSymbol,
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from derive.cellfile import PREV, Call, Cell, Name, Neg, Num
-from derive.functions import ELEMENTWISE
+from derive.functions import ELEMENTWISE, REGISTRY
 from derive.program import NEXT, Softmax, adjoint_program
 
 
@@ -144,13 +144,7 @@ def _rows(m):
     return [[m[i, j] for j in range(m.cols)] for i in range(m.rows)]
 
 
-_MP = {
-    "tanh": mpmath.tanh,
-    "sigmoid": lambda v: 1 / (1 + mpmath.exp(-v)),
-    "relu": lambda v: v if v > 0 else mpmath.mpf(0),
-    "exp": mpmath.exp,
-    "Heaviside": lambda v: mpmath.mpf(1) if v > 0 else mpmath.mpf(0),
-}
+_MP = {name: entry.mpmath for name, entry in REGISTRY.items()}
 
 
 def evaluate(expr, env: dict, dimvals: dict):

@@ -18,6 +18,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from derive.cellfile import PREV, Cell, names_in
+from derive.functions import REGISTRY
 from derive.notation import (Diag, Fn, Had, Leq, Neg, Norm, Outer, Partial, Power, Q, Sq, Text, Times, TProd,
                              TSum, Tr, plus, render, times)
 from derive.program import NEXT, AdjointProgram, Softmax, _Builder, adjoint_program, local
@@ -341,8 +342,10 @@ def derive(cell: Cell, wrt: tuple[str, ...] | None = None, steps: int = 3,
     for node in cell.nodes:
         if node.fn == "softmax":
             continue
-        for inp in sorted(names_in(node.expr), key=lambda n: [m.name for m in cell.nodes].index(n)
-                          if n in nodes else -1):
+        # inputs in the order the cell computes them; parameters, inputs and previous states (computed before
+        # the step) by name, so the order does not depend on the string hash seed
+        for inp in sorted(names_in(node.expr), key=lambda n: ([m.name for m in cell.nodes].index(n)
+                                                              if n in nodes else -1, n)):
             if inp in cell.param_names or inp == cell.input.name:
                 continue
             loc = local(b, node, inp, prog.symbols["d" + node.name])
@@ -350,10 +353,7 @@ def derive(cell: Cell, wrt: tuple[str, ...] | None = None, steps: int = 3,
             if jac is None:
                 continue
             rule = loc.rule
-            why = {"derivative of tanh": "SymPy: d tanh(a)/da = 1 − tanh(a)², written with the node's own value",
-                   "derivative of sigmoid": "SymPy: dσ(a)/da = σ(a)(1 − σ(a)), written with the node's own value",
-                   "derivative of relu": "SymPy: d relu(a)/da = H(a), the unit step (not analytic at 0)",
-                   "derivative of exp": "SymPy: d exp(a)/da = exp(a)",
+            why = {**{f"derivative of {name}": entry.why for name, entry in REGISTRY.items()},
                    "product rule": "SymPy differentiates the elementwise product: the other factor remains",
                    }.get(rule, "the equation is linear in this input: its matrix remains (the identity when none)")
             if inp.endswith(PREV) and inp[: -len(PREV)] == node.name and rule == "product rule":
@@ -568,7 +568,7 @@ def _course_steps(S: _Steps, cell: Cell, prog: AdjointProgram, D: _Display, cour
 
 
 #: sup |φ'| of the state's function: the γ of the bound ‖∂h_t/∂h_k‖₂ ≤ (γ‖V‖₂)^{t−k}
-_GAMMA = {"tanh": sp.Integer(1), "sigmoid": sp.Rational(1, 4)}
+_GAMMA = {name: entry.gamma for name, entry in REGISTRY.items() if entry.gamma is not None}
 
 
 def _norm_bound(S: _Steps, cell: Cell, D: _Display, s: str, J, Tn) -> None:

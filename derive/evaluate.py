@@ -27,11 +27,11 @@ from sympy import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatPow, Matri
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from derive.cellfile import PREV, Cell
-from derive.functions import ELEMENTWISE
+from derive.functions import ELEMENTWISE, REGISTRY
 from derive.program import Softmax, adjoint_program
 
-# NumPy versions of the registry's functions for lambdify; relu on the real part, like every oracle
-_NUMPY = {"sigmoid": lambda a: 0.5 * (1.0 + np.tanh(0.5 * a)), "relu": lambda a: a * (np.real(a) > 0)}
+# the registry's NumPy forms for lambdify (independent of the generated runtime); tanh and exp: SymPy's own
+_NUMPY = {name: entry.evaluate for name, entry in REGISTRY.items() if entry.evaluate is not None}
 
 
 class Evaluator:

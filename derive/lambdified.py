@@ -28,14 +28,16 @@ from sympy import MatrixSymbol
 from derive.cellfile import PREV, Cell, load
 from derive.codegen.printer import NumPyCodePrinter
 from derive.codegen.runtime import RUNTIME
+from derive.functions import REGISTRY, helpers
 from derive.program import NEXT, adjoint_program
 
 
 def _runtime() -> dict:
     """σ, relu, its step, softmax: the same helpers the written module carries (derive/codegen/runtime.py)."""
     namespace = {"np": np}
-    exec(compile(RUNTIME, "<bptt runtime>", "exec"), namespace)
-    return {k: namespace[k] for k in ("np", "_sigmoid", "_relu", "_step", "_softmax", "_log_softmax")}
+    exec(compile(RUNTIME + helpers(REGISTRY), "<bptt runtime>", "exec"), namespace)
+    return {k: namespace[k] for k in ("np", "_softmax", "_log_softmax",
+                                      *(e.numpy for e in REGISTRY.values() if not e.numpy.startswith("np.")))}
 
 
 @dataclass

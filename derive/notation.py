@@ -12,6 +12,8 @@ from __future__ import annotations
 import sympy as sp
 from sympy.core.containers import Tuple
 
+from derive.functions import REGISTRY
+
 #: identifier base → (LaTeX, Unicode). Anything else is shown as written.
 BASES = {
     "ohat": (r"\hat{o}", "ô"),
@@ -23,8 +25,8 @@ BASES = {
     "hfw": (r"\overrightarrow{h}", "h→"),  # the two directions of a bidirectional network
     "hbw": (r"\overleftarrow{h}", "h←"),
 }
-FUNCTIONS = {"tanh": (r"\tanh", "tanh"), "sigmoid": (r"\sigma", "σ"), "relu": (r"\operatorname{relu}", "relu"),
-             "Heaviside": (r"\operatorname{step}", "step"), "exp": (r"\exp", "exp"), "softmax": (r"\operatorname{softmax}", "softmax"), "log": (r"\log", "log"),
+FUNCTIONS = {**{name: (e.latex, e.unicode) for name, e in REGISTRY.items()},
+             "softmax": (r"\operatorname{softmax}", "softmax"), "log": (r"\log", "log"),
              "cell": (r"\operatorname{cell}", "cell")}
 
 _SUB = str.maketrans("0123456789+-=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ")

@@ -219,8 +219,11 @@ def verify_generated(gen, truncate: int | None = None, runs=RUNS, large=LARGE,
         r = _run(gen.module, name, bias, large, "float64", seed + 7, truncate, hand, (), directions, dims)
         out.runs.append(r)
     if getattr(gen.module, "KINKS", ()) and "complex-step" in oracles:
-        out.notes.append(f"{', '.join(gen.module.KINKS)} is not analytic at 0; the complex step is exact on "
-                         f"either side of the kink and is used as it is")
+        from derive.functions import REGISTRY
+
+        where = ", ".join(f"{name} is not analytic at {', '.join(map(str, REGISTRY[name].kinks))}"
+                          for name in gen.module.KINKS)
+        out.notes.append(f"{where}; the complex step is exact on either side of the kink and is used as it is")
     return out
 
 

@@ -22,7 +22,7 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
-from derive.cellfile import Cell, load
+from derive.cellfile import Cell, builtin_names, load
 from derive.codegen.assemble import module_source
 from derive.codegen.lower import Lowering
 from derive.program import adjoint_program
@@ -90,8 +90,11 @@ def generate(spec: str | Cell, bias: bool = True, verification: list[str] | None
         derive.errors.CellError: unusable cell file.
     """
     cell = spec if isinstance(spec, Cell) else load(spec, bias=bias)
-    origin = origin or (f"the built-in cell {cell.name!r}" if cell.path.endswith(f"{cell.name}.cell")
-                        and "/" not in cell.path else cell.path)
+    # built-in: asked for by name (a path such as "cifg.cell" in the working directory is a user's cell),
+    # or a parsed cell that the built-in loader made (it names the path "<name>.cell")
+    builtin = spec in builtin_names() if isinstance(spec, str) else (
+        cell.name in builtin_names() and cell.path == f"{cell.name}.cell")
+    origin = origin or (f"the built-in cell {cell.name!r}" if builtin else cell.path)
     if not cell.bias:
         origin += " (bias=False)"
     low = Lowering(adjoint_program(cell))

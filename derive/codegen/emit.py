@@ -9,6 +9,7 @@ equation it implements above it (:class:`~derive.codegen.notation.Notation`).
 from __future__ import annotations
 
 import os
+import textwrap
 
 import sympy as sp
 from sympy import HadamardProduct, MatMul, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix
@@ -19,6 +20,9 @@ from derive.codegen.lower import Lowering, _dim, plural, slice_code, sum_of, sym
 from derive.codegen.printer import FUNCTIONS, NumPyCodePrinter
 from derive.program import Softmax
 
+#: the longest line of a generated module
+WIDTH = 100
+
 
 class Lines:
     """Source lines with indentation and equation comments."""
@@ -28,16 +32,35 @@ class Lines:
         self.depth = 1
 
     def comment(self, *texts):
+        """Comment lines of at most WIDTH characters; a long one continues indented under its start."""
+        indent = "    " * self.depth
         for text in texts:
             if text:
-                self.out.append("    " * self.depth + "# " + text)
+                self.out.extend(textwrap.wrap(text, WIDTH, initial_indent=indent + "# ",
+                                              subsequent_indent=indent + "#     ", break_long_words=False,
+                                              break_on_hyphens=False))
 
     def line(self, text: str, *comments):
         self.comment(*comments)
-        self.out.append("    " * self.depth + text)
+        self.out.extend(_wrapped_code("    " * self.depth, text))
 
     def blank(self):
         self.out.append("")
+
+
+def _wrapped_code(indent: str, text: str) -> list[str]:
+    """One statement in lines of at most WIDTH characters: a long assignment's right-hand side is put in
+    parentheses and broken at spaces (the printed expressions hold no strings)."""
+    if len(indent + text) <= WIDTH:
+        return [indent + text]
+    for op in (" = ", " += "):
+        lhs, found, rhs = text.partition(op)
+        if found and "(" not in lhs and '"' not in rhs and "'" not in rhs:
+            body = textwrap.wrap(rhs, WIDTH - 1, initial_indent=indent + lhs + op + "(",
+                                 subsequent_indent=indent + "    ", break_long_words=False,
+                                 break_on_hyphens=False)
+            return body[:-1] + [body[-1] + ")"]
+    return [indent + text]
 
 
 class Emitter:
@@ -48,6 +71,7 @@ class Emitter:
         self.cell = low.cell
         self.loop: dict[str, str] = {}  # symbol → code inside the time loop
         self.vec: dict[str, str] = {}  # symbol → code of the all-steps array
+        self.views: dict[str, str] = {}  # a gate of a fused call → its slice of the stored array
         self._names()
 
     # ---- names ------------------------------------------------------------------------------------------
@@ -156,10 +180,18 @@ class Emitter:
                     sl = slice_code(lo - lo0, hi - lo0, hi0 - lo0)
                     if keep:
                         self.loop[o], self.vec[o] = f"{plural(name)}[t, {sl}]", f"{plural(name)}[:, {sl}]"
+                        self.views[o] = self.loop[o]
                         self.stored.add(o)
                     else:
                         self.loop[o] = f"{name}[{sl}]"
                     self.fused_of[o] = f
+
+    def _gate_views(self, f: dict) -> tuple[str, str]:
+        """``f, i, q = fiqs[t, :H], fiqs[t, H:2*H], fiqs[t, 2*H:]``: the gates of one fused call by name,
+        in the cell's order (views of the stored array, no copies)."""
+        outs = sorted(f["outs"], key=self.low.nodes.index)
+        return (", ".join(outs) + " = " + ", ".join(self.views[o] for o in outs),
+                "the gates by name: views of " + plural(f["name"]) + "[t], no copies")
 
     def into(self, target: str, expr, names) -> str:
         """``target[...] = expr`` written in place: the last function or product writes into ``target``
@@ -205,8 +237,8 @@ class Emitter:
             decl = next(d for d in self.cell.states if d.name == s)
             rows = _dim(low.rows(s))
             out.line(f"{s}_all = np.empty((T + 1, {rows}, B), dtype)",
-                     f"{show.value(s)} for t = 0 … T: row 0 is {decl.init}; views: {plural(s)}[t] is "
-                     f"{show.value(s)}, {plural(s + PREV)}[t] is {show.value(s + PREV)}")
+                     f"{s}_all[t] is {show.value(s)} for t = 0 … T (row 0 is {decl.init}); "
+                     f"{plural(s)}, {plural(s + PREV)}: its rows 1 … T, 0 … T − 1")
             out.line(f"{s}_all[0] = state0[{decl.init!r}]")
             out.line(f"{plural(s)}, {plural(s + PREV)} = {s}_all[1:], {s}_all[:-1]")
             tape += [plural(s), plural(s + PREV)]
@@ -238,6 +270,9 @@ class Emitter:
                         else f"{target} = {FUNCTIONS[f['fn']]}({arg})")
                 out.line(call, *[show.equation_text(o, low.f_expr[o]) for o in f["outs"]])
                 done.update(f["outs"])
+                if f["keep"]:
+                    out.line(*self._gate_views(f))
+                    self.loop.update({o: o for o in f["outs"]})
                 continue
             expr = low.loop_expr[n]
             self._products(out, expr, products)
@@ -469,6 +504,11 @@ class BackwardEmitter(Emitter):
         out.depth += 1
         for buf, rows in low.buffers:
             out.line(f"{buf} = np.empty(({_dim(rows)}, B), dtype)" if truncated else f"{buf} = {plural(buf)}[t]")
+        read = set().union(*(symbols_in(e) for _, e, _ in self.loop_stmts)) if self.loop_stmts else set()
+        for f in {id(f): f for f in self.fused_of.values() if f.get("keep")}.values():
+            if read & set(f["outs"]):
+                out.line(*self._gate_views(f))
+                names.update({o: o for o in f["outs"]})
         fills = list(low.fills)
         for n, e, a in self.loop_stmts:
             if a is not None and n in low.carry_out:

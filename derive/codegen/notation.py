@@ -17,14 +17,17 @@ comes from the cell's declarations, never from reading the identifiers as maths:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, OneMatrix
 from sympy.printing.str import StrPrinter
 
 from derive.cellfile import PREV, Cell
+from derive.functions import REGISTRY
 from derive.notation import BASES
 
-_SIGMA = {"sigmoid": "σ"}
+_SIGMA = {name: entry.unicode for name, entry in REGISTRY.items()}
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -40,6 +43,8 @@ class Notation:
         self.pre_activation = {n.expr.arg.id for n in cell.nodes if n.fn and n.fn != "softmax"}
         self.calls = {n.name: n for n in cell.nodes if n.auto and n.fn}
         self.params = set(cell.param_names)
+        self.file = Path(cell.path).name
+        self.lines = {n.name: n.line for n in cell.nodes}  # the cell-file line each quantity comes from
 
     def value(self, name: str) -> str:
         """h → h_t, h_prev → h_{t−1}, a_f → a_f,t, tanh_C → tanh(c_t), U_f → U_f."""
@@ -82,9 +87,12 @@ class Notation:
         return _DisplayPrinter(self).doprint(e)
 
     def equation_text(self, name: str, e) -> str:
-        """``name = e`` in display notation (name a program symbol); just ``e`` when the name is the call."""
+        """``name = e`` in display notation (name a program symbol); just ``e`` when the name is the call.
+        A quantity of the cell file starts with the file and line it comes from (``lstm.cell:32  c_t = …``)."""
         lhs, rhs = self.name(name), self.expr(e)
-        return rhs if lhs == rhs else f"{lhs} = {rhs}"
+        text = rhs if lhs == rhs else f"{lhs} = {rhs}"
+        line = self.lines.get(name)
+        return f"{self.file}:{line}  {text}" if line else text
 
     def equation(self, assign, lhs: str | None = None) -> str:
         """``target = expr`` (or ``+=``, shown as Σ_t) in display notation."""
@@ -93,7 +101,7 @@ class Notation:
         if target == rhs:
             return rhs
         if assign.op == "+=":
-            return f"{target} = Σ_t {rhs}" if not assign.batch_sum else f"{target} = Σ_t Σ_b {rhs}"
+            return f"{target} = Σ_t {rhs}" if not assign.batch_sum else f"{target} = Σ_t Σ_batch {rhs}"
         return f"{target} = {rhs}"
 
 

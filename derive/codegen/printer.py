@@ -21,11 +21,13 @@ import sympy as sp
 from sympy import HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix
 from sympy.printing.numpy import NumPyPrinter
 
+from derive.functions import REGISTRY
+
 # precedence of the printed Python: higher binds tighter
 _ADD, _MUL, _NEG, _POW, _ATOM = 10, 20, 25, 30, 40
 
 #: elementwise functions by SymPy name → the code that applies them (helpers live in the module)
-FUNCTIONS = {"tanh": "np.tanh", "exp": "np.exp", "sigmoid": "_sigmoid", "relu": "_relu"}
+FUNCTIONS = {name: entry.numpy for name, entry in REGISTRY.items()}
 
 
 class NumPyCodePrinter(NumPyPrinter):
@@ -153,7 +155,7 @@ class NumPyCodePrinter(NumPyPrinter):
         d = e.function.variables[0]
         body = e.function.expr
         if isinstance(body, sp.Heaviside) and body.args[0] == d:  # relu′ = H(relu(a)), H(0) = 0
-            return f"_step({self._print(e.expr)})"
+            return f"{FUNCTIONS['Heaviside']}({self._print(e.expr)})"
         if not (isinstance(body, sp.Function) and body.args == (d,)):
             raise NotImplementedError(f"elementwise function {e.function} is not a single named function")
         name = type(body).__name__

@@ -2,36 +2,19 @@
 
 This is plumbing, not gradient mathematics: the gradients are printed from the derivation
 (:mod:`derive.codegen.emit`). Kept as source text because the generated module must stand alone.
-Every function accepts complex arrays (the complex-step oracle differentiates the generated ``loss``):
-no abs, max or comparisons on values; the softmax shift uses the real part.
+Every function accepts complex arrays (the complex-step oracle differentiates the generated
+``loss``): no abs, max or comparisons on values; the softmax shift uses the real part.
 """
 
 RUNTIME = '''
-def _sigmoid(a, out=None):
-    """σ(a) = 1 / (1 + e^(−a)), into ``out`` if given; complex a (complex step): ½(1 + tanh(a/2)),
-    finite where e^(−a) is not."""
-    if np.iscomplexobj(a):
-        return np.multiply(0.5, 1.0 + np.tanh(0.5 * a), out=out)
-    with np.errstate(over="ignore"):
-        e = np.exp(-a, out=out)
-    e += 1.0
-    return np.reciprocal(e, out=e)
-
-
 _KINK_MARGINS = None  # a list while kink_margin() runs: the smallest |argument| of every relu call
 
 
-def _relu(a, out=None):
-    """max(0, a) on the real part (not analytic at 0)."""
-    if _KINK_MARGINS is not None and a.size:
-        _KINK_MARGINS.append(float(np.abs(a.real).min()))
-    return np.multiply(a, a.real > 0, out=out)
-
-
 def kink_margin(params, xs, h0=None, **state0):
-    """The smallest |argument| of any non-analytic function (relu) over every step and batch column at
-    this point; inf when the cell has none (KINKS is empty). A finite-difference step that moves no such
-    argument by more than this margin never crosses a kink: the verification picks points by it."""
+    """The smallest distance of any non-analytic function's argument from a kink (relu: 0) over
+    every step and batch column at this point; inf when the cell has none (KINKS is empty). A
+    finite-difference step that moves no such argument by more than this margin never crosses a
+    kink: the verification picks points by it."""
     global _KINK_MARGINS
     sizes, dtype, state0 = _checked(params, xs, None, {"h0": h0, **state0}, need_targets=False)
     o = np.zeros((xs.shape[0], sizes[CLASS_DIM], xs.shape[2]), dtype)
@@ -43,13 +26,9 @@ def kink_margin(params, xs, h0=None, **state0):
         _KINK_MARGINS = None
 
 
-def _step(a):
-    """H(a) with H(0) = 0: the derivative of relu, written in relu's own value."""
-    return (a.real > 0).astype(a.dtype)
-
-
 def _log_softmax(z):
-    """log softmax over the class axis (−2): z (…, K, B); the shift by the real max is exact for complex z."""
+    """log softmax over the class axis (−2): z (…, K, B); the shift by the real max is exact for
+    complex z."""
     shifted = z - np.max(z.real, axis=-2, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=-2, keepdims=True))
 
@@ -60,8 +39,8 @@ def _softmax(z):
 
 
 def _one_hot(targets, K, dtype):
-    """o_t as one-hot columns: targets (T, B) class ids → (T, K, B); a target of −1 (masked) is a zero column,
-    so its E_t = −o_t · log ô_t is 0."""
+    """o_t as one-hot columns: targets (T, B) class ids → (T, K, B); a target of −1 (masked) is a
+    zero column, so its E_t = −o_t · log ô_t is 0."""
     o = np.zeros((targets.shape[0], K, targets.shape[1]), dtype)
     np.put_along_axis(o, np.maximum(targets, 0)[:, None, :], 1, axis=1)
     if (targets < 0).any():
@@ -76,9 +55,11 @@ def _targets(targets, K, dtype):
 
 
 def _masked_for_backward(o, ohats, targets):
-    """o with masked entries (class id −1; NaN for mse) replaced by ô_t, so that ô_t − o_t is 0 there.
+    """o with masked entries (class id −1; NaN for mse) replaced by ô_t, so that ô_t − o_t is 0
+    there.
 
-    The derivation's ô_t − o_t assumes Σ_k o_tk = 1; a masked step has no loss term and sends no gradient.
+    The derivation's ô_t − o_t assumes Σ_k o_tk = 1; a masked step has no loss term and sends no
+    gradient.
     """
     masked = np.isnan(targets) if LOSS == "mse" else (targets < 0)[:, None, :]
     return np.where(masked, ohats, o) if masked.any() else o
@@ -87,21 +68,21 @@ def _masked_for_backward(o, ohats, targets):
 def _each_step(A, y):
     """A y_t for every step as one 2-d matrix product: A (m, n), y (T, n, B) → (T, m, B).
 
-    NumPy's A @ y would run T small products; one (m, n) @ (n, T·B) product is faster. The result is a
-    (T, m, B) view of an (m, T, B) array: _accumulate then reads it without a copy.
+    NumPy's A @ y would run T small products; one (m, n) @ (n, T·B) product is faster. The result is
+    a (T, m, B) view of an (m, T, B) array: _accumulate then reads it without a copy.
     """
     T, n, B = y.shape
     return (A @ y.transpose(1, 0, 2).reshape(n, T * B)).reshape(-1, T, B).transpose(1, 0, 2)
 
 
 def _accumulate(e, y):
-    """Σ_t Σ_b e_t y_tᵀ as one product over all steps: e (T, m, B), y (T, n, B) → (m, n)."""
+    """Σ_t Σ_batch e_t y_tᵀ as one product over all steps: e (T, m, B), y (T, n, B) → (m, n)."""
     m, n = e.shape[1], y.shape[1]
     return e.transpose(1, 0, 2).reshape(m, -1) @ y.transpose(1, 0, 2).reshape(n, -1).T
 
 
 def _sum_steps(e):
-    """Σ_t Σ_b e_t, as a column: e (T, m, B) → (m, 1)."""
+    """Σ_t Σ_batch e_t, as a column: e (T, m, B) → (m, 1)."""
     return e.sum(axis=(0, 2))[:, None]
 
 
@@ -109,8 +90,8 @@ def _check_array(name, value, shape=None):
     if not isinstance(value, np.ndarray):
         raise ValueError(f"{name}: expected a NumPy array, got {type(value).__name__}")
     if value.dtype.kind not in "fc":
-        raise ValueError(f"{name}: expected a floating-point array (float32/float64, or complex for the "
-                         f"complex step), got dtype {value.dtype}")
+        raise ValueError(f"{name}: expected a floating-point array (float32/float64, or complex "
+                         f"for the complex step), got dtype {value.dtype}")
     if shape is not None and value.shape != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape)}, got {value.shape}")
     if not np.isfinite(value).all():
@@ -126,25 +107,29 @@ def _sizes(params, xs):
     missing = [k for k in PARAM_SHAPES if k not in params]
     extra = [k for k in params if k not in PARAM_SHAPES]
     if missing or extra:
-        raise ValueError(f"params for {CELL}: missing {missing}, unexpected {extra}; expected exactly "
-                         f"{list(PARAM_SHAPES)}")
+        raise ValueError(f"params for {CELL}: missing {missing}, unexpected {extra}; expected "
+                         f"exactly {list(PARAM_SHAPES)}")
     sizes = {}
     for name, dims in PARAM_SHAPES.items():
         value = _check_array(name, params[name])
         if value.ndim != 2:
-            raise ValueError(f"{name}: expected a 2-d array of shape ({', '.join(dims)}), got {value.shape}")
+            raise ValueError(f"{name}: expected a 2-d array of shape ({', '.join(dims)}), got "
+                             f"{value.shape}")
         for dim, n in zip(dims, value.shape):
             if dim != "1" and sizes.setdefault(dim, n) != n:
-                raise ValueError(f"{name}: expected shape ({', '.join(dims)}) with {dim}={sizes[dim]} as in "
+                raise ValueError(f"{name}: expected shape ({', '.join(dims)}) with "
+                                 f"{dim}={sizes[dim]} as in "
                                  f"the other parameters, got {value.shape}")
             if dim == "1" and n != 1:
-                raise ValueError(f"{name}: expected a column of shape ({dims[0]}, 1), got {value.shape}")
+                raise ValueError(f"{name}: expected a column of shape ({dims[0]}, 1), got "
+                                 f"{value.shape}")
     if len({np.finfo(v.dtype).bits for v in params.values()}) > 1:
         raise ValueError(f"params for {CELL}: expected one precision for all parameters, got "
                          f"{ {k: str(v.dtype) for k, v in params.items()} }")
     _check_array("xs", xs)
     if xs.ndim != 3 or xs.shape[1] != sizes[INPUT_DIM] or xs.shape[0] < 1 or xs.shape[2] < 1:
-        raise ValueError(f"xs: expected shape (T, {INPUT_DIM}={sizes[INPUT_DIM]}, B) with T, B >= 1, got {xs.shape}")
+        raise ValueError(f"xs: expected shape (T, {INPUT_DIM}={sizes[INPUT_DIM]}, B) with T, B >= "
+                         f"1, got {xs.shape}")
     return sizes
 
 
@@ -156,16 +141,16 @@ def _checked(params, xs, targets, state0, need_targets=True):
         _check_mse_targets(targets, (T, sizes[CLASS_DIM], B))
     elif need_targets:
         if not isinstance(targets, np.ndarray) or targets.dtype.kind not in "iu":
-            raise ValueError(f"targets: expected a NumPy integer array of class ids, shape ({T}, {B}), got "
-                             f"{getattr(targets, 'dtype', type(targets).__name__)}")
+            raise ValueError(f"targets: expected a NumPy integer array of class ids, shape ({T}, "
+                             f"{B}), got {getattr(targets, 'dtype', type(targets).__name__)}")
         if targets.shape != (T, B):
             raise ValueError(f"targets: expected shape (T={T}, B={B}), got {targets.shape}")
         K = sizes[CLASS_DIM]
         bad = (targets < -1) | (targets >= K)
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"targets: expected class ids in [0, {CLASS_DIM}={K}) or -1 (no loss term), got "
-                             f"{targets[index]} at {index}")
+            raise ValueError(f"targets: expected class ids in [0, {CLASS_DIM}={K}) or -1 (no loss "
+                             f"term), got {targets[index]} at {index}")
     unknown = [k for k, v in state0.items() if k not in STATE_ROWS and v is not None]
     if unknown:
         raise ValueError(f"{CELL} has initial states {list(STATE_ROWS)}, got unexpected {unknown}")
@@ -181,13 +166,15 @@ def _checked(params, xs, targets, state0, need_targets=True):
 
 def _check_mse_targets(targets, shape):
     if not isinstance(targets, np.ndarray) or targets.dtype.kind != "f":
-        raise ValueError(f"targets: expected a NumPy float array of real targets, shape {shape}, got "
-                         f"{getattr(targets, 'dtype', type(targets).__name__)}")
+        raise ValueError(f"targets: expected a NumPy float array of real targets, shape {shape}, "
+                         f"got {getattr(targets, 'dtype', type(targets).__name__)}")
     if targets.shape != shape:
-        raise ValueError(f"targets: expected shape (T, {CLASS_DIM}, B) = {shape}, got {targets.shape}")
+        raise ValueError(f"targets: expected shape (T, {CLASS_DIM}, B) = {shape}, got "
+                         f"{targets.shape}")
     if np.isinf(targets).any():
         index = tuple(int(i) for i in np.argwhere(np.isinf(targets))[0])
-        raise ValueError(f"targets: expected finite values or NaN (no loss term), got {targets[index]} at {index}")
+        raise ValueError(f"targets: expected finite values or NaN (no loss term), got "
+                         f"{targets[index]} at {index}")
 
 
 def _check_truncate(truncate):
