@@ -6,7 +6,7 @@ reading a cell costs milliseconds; derive/functions.py holds the SymPy objects b
 """
 
 #: Elementwise functions, by the name a cell file uses.
-ELEMENTWISE_NAMES = ("tanh", "sigmoid", "relu", "exp")
+ELEMENTWISE_NAMES = ("tanh", "sigmoid", "relu", "exp", "softplus", "hard_sigmoid")
 
 #: Vector functions (not elementwise): only allowed as ``name = softmax(expr)``.
 VECTOR = ("softmax",)
