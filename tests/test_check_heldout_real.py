@@ -138,7 +138,6 @@ def test_correct_cs231n_fixtures_are_correct_by_finite_differences(name):
 KNOWN_FALSE_FAILURES = {
     "minchar_class_port.py": "min-char-rnn finds lossFun only at module level, not as a method of a class "
                              "(CharRNN.lossFun(self, …) with self.Wxh …)",
-    "minchar_loss_array.py": "--load defs skips the `try: xrange / except NameError: xrange = range` shim",
 }
 FAST_CORRECT = [name if name not in KNOWN_FALSE_FAILURES else
                 pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FALSE_FAILURES[name]))

@@ -454,3 +454,11 @@ def test_a_course_notebook_with_its_helpers_passes(tmp_path):
     assert any("public_tests" in n and "notebook cell 2" in n for n in report.notes), report.notes
     without = check(path, "deeplearning-ai", ("rnn",), numerical=False)  # rnn_utils not shipped: sigmoid missing
     assert not without.passed
+
+
+def test_defs_keeps_a_compatibility_guard():
+    """``try: xrange / except NameError: xrange = range`` (Python 2 ports) is kept, not blanked."""
+    source = "try:\n    xrange\nexcept NameError:\n    xrange = range\nfor i in xrange(3):\n    print(i)\n"
+    kept, _ = definitions_only(source)
+    assert kept.splitlines()[:4] == source.splitlines()[:4]
+    assert "print" not in kept

@@ -324,8 +324,7 @@ def _kind(node: ast.stmt, defined: set[str]) -> str:
         if _calls_one_of(node, defined):
             return "assignments calling a function of the file"
         return "keep:assignments"
-    if isinstance(node, ast.Try) and all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass, ast.Assign))
-                                         for s in _try_body(node)):
+    if isinstance(node, ast.Try) and all(_guard_statement(s) for s in _try_body(node)):
         return "keep:guarded imports"  # try: import scipy / except ImportError: scipy = None
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
         return "keep:docstrings"
@@ -338,6 +337,12 @@ def _kind(node: ast.stmt, defined: set[str]) -> str:
     if isinstance(node, ast.Expr):
         return "calls and prints"
     return "other statements"
+
+
+def _guard_statement(node: ast.stmt) -> bool:
+    """What a compatibility guard holds: imports, assignments, ``pass``, a bare name (``try: xrange``)."""
+    return isinstance(node, (ast.Import, ast.ImportFrom, ast.Pass, ast.Assign)) or (
+        isinstance(node, ast.Expr) and isinstance(node.value, (ast.Name, ast.Attribute)))
 
 
 def _try_body(node: ast.Try) -> list[ast.stmt]:

@@ -235,6 +235,10 @@ def _keep_for_library_mode(tree):
     kept, dropped = [], []
     for node in tree.body:
         keep = isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        if isinstance(node, ast.Try):  # a compatibility guard: try: xrange / except NameError: xrange = range
+            body = node.body + [s for h in node.handlers for s in h.body] + node.orelse + node.finalbody
+            keep = all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass, ast.Assign)) or (
+                isinstance(s, ast.Expr) and isinstance(s.value, (ast.Name, ast.Attribute))) for s in body)
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
             keep = not (names & defined)
