@@ -102,8 +102,15 @@ def _off_by_one(model, T, upstream):
 
 
 def _not_transposed(model, T, upstream):
-    return [_v("recurrent-weight-not-transposed", "dh_prev = V @ da",
-               "Vᵀδ", lambda v, c: sum(V @ d for V, d in zip(c["V"], c["d"])))]
+    m = "recurrent-weight-not-transposed"
+    out = [_v(m, "dh_prev = V @ da", "Vᵀδ", lambda v, c: sum(V @ d for V, d in zip(c["V"], c["d"])))]
+    # gated cells: one gate's recurrent weight untransposed, the others right (a slip in one line)
+    gates = {"lstm": 4, "lstm-peephole": 4, "gru-reset-after": 3, "gru": 2}.get(model, 0)  # blocks at one site
+    for gate in range(gates):
+        out.append(_v(m, f"dh_prev with the V of recurrent block {gate + 1} not transposed", "Vᵀδ",
+                      lambda v, c, g=gate: v if g >= len(c["V"]) else sum(
+                          (V @ d if j == g else V.T @ d) for j, (V, d) in enumerate(zip(c["V"], c["d"])))))
+    return out
 
 
 _TANH_FORMS = {  # form: (label, derivative from the context)
@@ -197,7 +204,9 @@ def _gate_order(model, T, upstream):
 
 def _clip_next(model, T, upstream):
     return [_v("clipping-in-backward", f"dh_next clipped to ±{tau:g} at every step",
-               "carry-out", lambda v, c, tau=tau: np.clip(v, -tau, tau)) for tau in (0.5, 1.0, 2.0, 5.0, 10.0)]
+               "carry-out", lambda v, c, tau=tau: np.clip(v, -tau, tau)) for tau in (0.5, 1.0, 2.0, 5.0, 10.0)] + [
+        _v("clipping-in-backward", f"dc (the cell's total gradient) clipped to ±{tau:g} at every step",
+           "dc", lambda v, c, tau=tau: np.clip(v, -tau, tau)) for tau in (1.0, 5.0, 10.0) if model in LSTMS]
 
 
 def _truncated(model, T, upstream):
