@@ -30,8 +30,11 @@ def _scaled(stu, ref, tol):
     """The factor when stu = factor · ref (same shape, ref not all zero), else None."""
     if stu is None or stu.shape != ref.shape or not np.any(ref):
         return None
-    factor = float(np.vdot(stu, ref) / np.vdot(ref, ref))
-    return factor if close(stu, factor * ref, tol) else None
+    with np.errstate(over="ignore", invalid="ignore"):  # hostile outputs (1e308) overflow: no factor then
+        factor = float(np.vdot(stu, ref) / np.vdot(ref, ref))
+        if not np.isfinite(factor):
+            return None
+        return factor if close(stu, factor * ref, tol) else None
 
 
 def transposed(case, probes, students, refs, wrong, tol):
