@@ -19,9 +19,10 @@ def sweep(marker: str, session: int | None = None) -> list[int]:
     Returns:
         the pids signalled (the caller's own process is never among them).
     """
-    me, killed = os.getpid(), []
+    me = os.getpid()
     needle = f"BPTT_SANDBOX={marker}".encode()
-    for _round in range(5):  # a fork loop may create processes while we sweep: repeat until none left
+
+    def marked() -> list[int]:
         found = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit() or int(entry) == me:
@@ -39,6 +40,16 @@ def sweep(marker: str, session: int | None = None) -> list[int]:
                         found.append(pid)
             except (OSError, ProcessLookupError):
                 continue
+        return found
+    return kill_until_gone(marked)
+
+
+def kill_until_gone(find) -> list[int]:
+    """SIGKILL the pids ``find()`` returns, again until it returns none (a fork loop may create processes
+    while we kill: five rounds at most). Returns the pids signalled."""
+    killed = []
+    for _round in range(5):
+        found = find()
         if not found:
             break
         for pid in found:

@@ -16,10 +16,10 @@ import fcntl
 import os
 import random
 import shutil
-import signal
 import stat
 import tempfile
-import time
+
+from numeric.checking.sandbox.cleanup import kill_until_gone
 
 POOL_START = 2_100_000_000  # far above any real account; no passwd entry is needed
 POOL_SIZE = 4096
@@ -94,19 +94,7 @@ def reachable(paths: list[str]) -> bool:
 
 def kill_user_processes(uid: int) -> list[int]:
     """SIGKILL every process whose real or effective uid is ``uid`` (repeated until none is left)."""
-    killed = []
-    for _round in range(5):
-        found = [pid for pid in _pids() if _uids(pid) & {uid}]
-        if not found:
-            break
-        for pid in found:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.01)
-    return killed
+    return kill_until_gone(lambda: [pid for pid in _pids() if _uids(pid) & {uid}])
 
 
 def remove_user_files(uid: int, roots: tuple[str, ...] = SHARED_FOLDERS) -> list[str]:
