@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import json
-import tempfile
 import os
 import time
 from pathlib import Path
@@ -342,7 +341,8 @@ def test_the_toolkit_and_other_packages_are_not_visible_in_the_child(tmp_path):
     toolkit = Path(numeric.__file__).resolve().parents[1]
     site = Path(np.__file__).resolve().parents[1]
     probes = [toolkit / "numeric", toolkit / "reports", Path(rich.__file__).parent, site / "rich",
-              Path("/etc/shadow"), Path(tempfile.gettempdir())]
+              Path("/etc/shadow"), tmp_path / "host-only.txt"]
+    (tmp_path / "host-only.txt").write_text("the checker's temporary files")  # /tmp itself may hold a venv
     src = ("import os\nimport numpy as np\nPATHS = %r\n"
            "def seen():\n"
            "    site = os.path.dirname(os.path.dirname(np.__file__))\n"
