@@ -108,10 +108,18 @@ def _lstm(x, h0, Wx, Wh, b):
 CS231N = [n for n, run in rm.CORRECT.items() if run.convention == "cs231n" and n.endswith(".py")]
 
 
+def _skip_without_scipy(name):
+    """SciPy is allowed in submissions but not a dependency of the toolkit (a fresh venv lacks it)."""
+    import importlib.util
+    if "scipy" in name and importlib.util.find_spec("scipy") is None:
+        pytest.skip("this fixture imports scipy, which is not installed")
+
+
 @pytest.mark.parametrize("name", CS231N)
 def test_correct_cs231n_fixtures_are_correct_by_finite_differences(name):
     """The measurement means something only if the "correct" files are: each sequence backward against
     central differences of an independent forward, at probe-like scales (weights ×2, upstream ×8)."""
+    _skip_without_scipy(name)
     student = _load(name)
     rng = np.random.default_rng(5)
     N, T, D, H = 2, 4, 3, 3
@@ -154,6 +162,7 @@ def fast_rows():
 
 @pytest.mark.parametrize("name", FAST_CORRECT)
 def test_correct_submission_passes(fast_rows, name):
+    _skip_without_scipy(name)
     row = fast_rows[name]
     assert row["passed"], row.get("reason")
 
