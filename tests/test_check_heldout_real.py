@@ -143,10 +143,7 @@ def test_correct_cs231n_fixtures_are_correct_by_finite_differences(name):
 
 # Correct submissions the checker still fails (measured on main at b0f940a), each with what it would need;
 # strict: when one starts passing, move it back among the others.
-KNOWN_FALSE_FAILURES = {
-    "minchar_class_port.py": "min-char-rnn finds lossFun only at module level, not as a method of a class "
-                             "(CharRNN.lossFun(self, …) with self.Wxh …)",
-}
+KNOWN_FALSE_FAILURES: dict[str, str] = {}  # minchar_class_port.py passes since lossFun is found as a method
 FAST_CORRECT = [name if name not in KNOWN_FALSE_FAILURES else
                 pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FALSE_FAILURES[name]))
                 for name in rm.CORRECT]   # all of them: ~0.2 s each

@@ -32,6 +32,7 @@ def run_case(case: Case, sandbox: Sandbox, numerical: bool = True, strict_inputs
     for probe in case.probes:
         began = time.monotonic()
         obs = case.call(sandbox, probe)
+        result.notes.extend(n for n in obs.notes if n not in result.notes)
         if obs.errors:
             if case.optional and any("does not define" in e for e in obs.errors):
                 result.notes.append(f"{case.name}: the optional function is not defined; skipped")

@@ -5,13 +5,21 @@
 
 Globals set before every call: Wxh = U, Whh = V, Why = W, bh = b, by = c (the reference's names),
 hidden_size = H, vocab_size = V, seq_length = T. Inputs are one-hot columns of size V; the loss is summed
-over time (Σ_t −log p_t[target_t]). The file is a script: it is loaded in *library mode* — only its
+over time (Σ_t −log p_t[target_t]). The file is a script: it is loaded with ``--load defs`` — only its
 imports, function/class definitions and plain assignments run (an assignment that fails, like
 ``data = open('input.txt').read()``, is skipped; one that calls a function of the file is skipped), so
 the training loop never runs.
+
+Class ports (``class RNN: def lossFun(self, inputs, targets, hprev)`` reading ``self.Wxh``, …): when the
+file has no module-level ``lossFun``, the method is called on an instance of the file's class that
+defines it — the one the file creates at module level if it does (``--load module``), else a new one made
+without ``__init__`` (which may read data or train) — and the same weights and sizes are set as the
+instance's attributes as well as module globals.
 """
 
 from __future__ import annotations
+
+import ast
 
 import numpy as np
 
@@ -44,6 +52,23 @@ def _below_clip(index: int, T: int, D: int, H: int) -> Probe:
     raise RuntimeError("no min-char-rnn probe below the clipping bound")  # not reached: ~1 in 3 draws suffices
 
 
+def _method_note(sandbox) -> list[str]:
+    """Say so when lossFun is a method (read from the file with ast in the checker; nothing runs here)."""
+    prepared = getattr(sandbox, "prepared", None)
+    try:
+        tree = ast.parse(prepared.files[prepared.main])
+    except (AttributeError, KeyError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    functions = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    owners = [n.name for n in tree.body if isinstance(n, ast.ClassDef) and any(
+        isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == "lossFun" for m in n.body)]
+    if "lossFun" in functions or not owners:
+        return []
+    return [f"lossFun is a method of class {owners[0]}: called on the instance the file creates at module "
+            "level, else on a new one made without __init__; Wxh, Whh, Why, bh, by, hidden_size, vocab_size "
+            "and seq_length are set as its attributes (and as module globals)"]
+
+
 def cases() -> list[Case]:
     outputs = [Output("loss", "forward", "Σ_t −log p_t[target_t], a scalar"),
                Output("h_last", "forward", "h_T, (H, 1)")]
@@ -57,8 +82,10 @@ def cases() -> list[Case]:
         globs.update(hidden_size=s["H"], vocab_size=s["D"], seq_length=s["T"])
         inputs = [int(i) for i in probe.extra["inputs"]]
         targets = [int(i) for i in probe.targets[:, 0]]
-        outcome = sandbox.call("lossFun", [inputs, targets, probe.h0.copy()], set_globals=globs)
-        return unpack(outcome, OUTPUTS, "lossFun", ["inputs", "targets", "hprev"])
+        outcome = sandbox.call("lossFun", [inputs, targets, probe.h0.copy()], set_globals=globs, find_method=True)
+        obs = unpack(outcome, OUTPUTS, "lossFun", ["inputs", "targets", "hprev"])
+        obs.notes.extend(_method_note(sandbox))
+        return obs
 
     def convert(ref: dict, probe: Probe) -> dict:
         out = {}

@@ -273,6 +273,29 @@ def _load(request, modules, config):
     return notes
 
 
+def _own_classes(module, name):
+    """The classes defined in ``module`` that have a method ``name``."""
+    return [v for v in vars(module).values()
+            if isinstance(v, type) and v.__module__ == module.__name__ and callable(getattr(v, name, None))]
+
+
+def _method_owner(module, name):
+    """The object whose method ``name`` stands in for a missing module-level function (min-char-rnn
+    written as a class: ``class RNN: def lossFun(self, inputs, targets, hprev)``): an instance of the
+    file's own classes created at module level, else a new instance of the first class of the file that
+    defines it, made without ``__init__`` (which may read data or train). None if no class defines it."""
+    own = _own_classes(module, name)
+    for value in vars(module).values():
+        if type(value) in own:
+            return value
+    for cls in own:
+        try:
+            return cls.__new__(cls)
+        except Exception:  # noqa: BLE001 - a __new__ that needs arguments: try the next class
+            continue
+    return None
+
+
 def _format_error(err):
     frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename != "<bptt-harness>"]
     where = ""
@@ -345,9 +368,20 @@ def main(fd_in, fd_out):
                 return
             # op == "call"
             target = modules[request["target"]]
+            owner = target
+            if request.get("find_method"):
+                found = getattr(target, request["fn"], None)
+                if not callable(found):
+                    owner = _method_owner(target, request["fn"]) or target
+                elif getattr(found, "__self__", None) is not None and type(found.__self__) in _own_classes(
+                        target, request["fn"]):  # lossFun = model.lossFun: a bound method at module level
+                    owner = found.__self__
             for gname, gnode in request.get("set_globals", {}).items():
-                setattr(target, gname, _decode(gnode, blob, handles, modules))
-            fn = getattr(target, request["fn"], None)
+                value = _decode(gnode, blob, handles, modules)
+                setattr(target, gname, value)
+                if owner is not target:  # a class port reads self.Wxh: the same arrays, as attributes
+                    setattr(owner, gname, value)
+            fn = getattr(owner, request["fn"], None)
             if fn is None or not callable(fn):
                 channel.send({"ok": False, "missing": True, "error": {
                     "type": "MissingFunction", "message": "the submission defines no function %r" % request["fn"],

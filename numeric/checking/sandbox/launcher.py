@@ -316,7 +316,8 @@ class Sandbox:
                 f"({self.spent:.1f} s used); the remaining calls were not run")
 
     def call(self, fn: str, args: list, keep: int | None = None, target: str = "student",
-             set_globals: dict | None = None, timeout: float | None = None) -> CallOutcome:
+             set_globals: dict | None = None, timeout: float | None = None,
+             find_method: bool = False) -> CallOutcome:
         """Call ``target.fn(*args)`` in the child.
 
         Args:
@@ -325,6 +326,9 @@ class Sandbox:
                 student module (adapters receive it).
             keep: index of a returned tuple element to keep in the child as an opaque Handle (a cache).
             set_globals: module globals to assign before the call (min-char-rnn's Wxh, …).
+            find_method: when the module has no function ``fn``, call the method ``fn`` of an instance of
+                the file's own class that defines it (a module-level instance, else a new one made without
+                ``__init__``); ``set_globals`` are then also set as that instance's attributes.
             timeout: seconds for this call (default: the limits' per-call timeout; never past the budget).
         """
         load_error = self.ensure_started()
@@ -342,7 +346,8 @@ class Sandbox:
         except StaleHandle:
             return CallOutcome(False, error=error("StaleCache", "this test's cache came from a process that "
                                                                 "was restarted"))
-        request = {"op": "call", "target": target, "fn": fn, "args": encoded, "keep": keep, "set_globals": globs}
+        request = {"op": "call", "target": target, "fn": fn, "args": encoded, "keep": keep, "set_globals": globs,
+                   "find_method": bool(find_method)}
         limit = min(timeout or self.limits.timeout, remaining)
         outcome = self._request(request, blobs, limit)
         self.spent += outcome.seconds
