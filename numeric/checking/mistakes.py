@@ -310,6 +310,9 @@ REGISTRY: dict[str, Mistake] = {m.id: m for m in [
     Mistake("clipping-in-backward", "gradients are clipped inside the backward pass",
             "none (clipping belongs to the update, after the gradient)", "engine: 'carry-out' (dh_next clipped "
             "at every step); post hoc: elementwise clip, rescaling to a round norm", _clip_next, posthoc.clipped),
+    Mistake("numerical-gradient-in-backward", "the backward computes a numerical gradient (finite differences or "
+            "complex step of the forward) instead of the chain rule", "every step: no chain rule at all",
+            "observed: right on the small probes, no answer within --timeout on the large probe (policy.py)"),
     Mistake("sign-flipped", "a gradient has the opposite sign (−1 × the reference): o − ô instead of ô − o, "
             "or the descent step's minus sign folded into the gradient", "∂L/∂θ itself",
             "engine: 'outputs' (every gradient × −1); post hoc: one output × −1", _sign, posthoc.sign_flipped),

@@ -114,12 +114,9 @@ def numerical_gradient_diagnosis(case: Case, slow: tuple[Probe, float], used: li
                                   timeout: float) -> Diagnosis:
     probe, elapsed = slow
     small_ok = bool(used) and all(c.passed for c in result.checks if c.kind == "gradient")
-    evidence = (f"{MISTAKES.get('numerical-gradient-in-backward', _NUMERICAL_TEXT)}: the call did not finish "
+    evidence = (f"{MISTAKES['numerical-gradient-in-backward']}: the call did not finish "
                 f"the large probe ({probe.label()}) in {timeout:g} s, where an analytic backward takes "
                 "milliseconds")
     evidence += (", while its results on the small probes are right." if small_ok else ".")
     return Diagnosis("numerical-gradient-in-backward", 0.9 if small_ok else 0.4, evidence)
 
-
-_NUMERICAL_TEXT = ("the backward computes a numerical gradient (finite differences or complex step of the "
-                   "forward) instead of the chain rule")
