@@ -162,7 +162,7 @@ def _probes(decl: Declaration, test: Test) -> list[Probe]:
               zero_c0=decl.zero_c0 and not test.cell)
     return [make_probe(model, bias, 44, T=T(5), D=3, H=4, K=3, B=2, **kw),
             make_probe(model, bias, 45, T=T(7), D=4, H=5, K=6, B=3, **kw),
-            make_probe(model, bias, 46, T=T(6), D=3, H=5, K=3, B=4, scale=2.0, upstream_scale=8.0, **kw)]
+            make_probe(model, bias, 46, T=T(12), D=3, H=5, K=3, B=4, scale=2.0, upstream_scale=8.0, **kw)]
 
 
 def _output(key: str, label: str, cell: bool) -> Output:
