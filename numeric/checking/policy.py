@@ -37,6 +37,35 @@ def changed_arguments(result: TestResult, names: list[str], strict_inputs: bool)
         result.warnings.append(text + NOT_FAILED)
 
 
+# the state arguments of a step forward (cs231n, deeplearning-ai): changed in place, the cache holds the new state
+STATE_ARGUMENTS = ("prev_h", "prev_c", "a_prev", "c_prev", "h0", "a0", "c0")
+
+
+def cache_of_a_changed_input(result: TestResult, forward: str, names: list[str]) -> None:
+    """A failing backward whose cache comes from a forward that changed one of its inputs in place.
+
+    ``c_next = c_prev; c_next *= f; …`` in the forward leaves c_t in the caller's c_prev — and in the cache,
+    which holds that same array — so the backward reads c_t where c_{t−1} belongs: exactly the numbers of
+    ``off-by-one-h-prev``. The cause is the forward's in-place change: when a state argument was changed and
+    the backward's numbers are those of off-by-one, ``mutates-input`` is named first (off-by-one follows, as
+    the consequence); otherwise a note says the cache may hold a changed array."""
+    listed = ", ".join(names)
+    states = [n for n in names if n in STATE_ARGUMENTS]
+    top = result.diagnosis[0] if result.diagnosis else None
+    if states and top is not None and top.mistake == "off-by-one-h-prev":
+        result.diagnosis.insert(0, Diagnosis(
+            "mutates-input", top.confidence,
+            f"{MISTAKES['mutates-input']}: {forward} changes {', '.join(states)} in place, so the cache it returns "
+            f"holds the new state where the previous one belongs, and this backward reads it. That reproduces "
+            f"the numbers of an off-by-one state: {top.evidence}"))
+        top.confidence = round(top.confidence * 0.5, 3)
+        top.evidence = f"(here the consequence of mutates-input in {forward}) {top.evidence}"
+        del result.diagnosis[3:]
+    else:
+        result.notes.append(f"{forward} changes {listed} in place; this backward reads the cache it returned, "
+                            "which may hold the changed array")
+
+
 def diagnosis_probes(case: Case, probes: list[Probe], students: list[dict], refs: list[dict]) -> list[int]:
     """The probes the diagnosis replays: never a "large" one (too big to replay every mistake on); a "clip"
     one only when the ordinary probes are right (there, the template's own clipping would hide the match)."""
