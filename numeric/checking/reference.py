@@ -70,7 +70,8 @@ class Probe:
 def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int, B: int,
                upstream: bool = False, dc_last: bool = False, zero_c0: bool = False,
                scale: float = 1.0, one_hot: bool = False, targets_const: bool = False,
-               upstream_scale: float = 1.0, out_scale: float = 1.0, role: str = "") -> Probe:
+               upstream_scale: float = 1.0, out_scale: float = 1.0, role: str = "",
+               replicate_batch: bool = False) -> Probe:
     """Random inputs drawn from ``seed`` (the probe's fixed index) mixed with the run's secret seed.
 
     Args:
@@ -86,6 +87,8 @@ def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int
             gradients, so this is exact).
         out_scale: further multiplies the output layer W, c: large ∂E/∂h_t without saturating the cell
             (gradients that grow backwards through time, as clipping is meant for).
+        replicate_batch: (loss-driven, batched APIs) repeat the drawn batch until every gradient reaches
+            ``CLIP_PROOF`` (E sums over the batch, so k copies multiply every gradient by exactly k).
         role: "" (an ordinary probe: part of the verdict and the diagnosis), "large" (too large for a
             numerical gradient inside the backward to finish in time: verdict only, no diagnosis) or
             "clip" (large gradients in a convention whose template clips them: clipping there is a
@@ -119,10 +122,31 @@ def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int
                   extra)
     if upstream and upstream_scale > 1:
         _reach_clip_proof(probe)
+    if replicate_batch and targets is not None:
+        _replicate_to_clip_proof(probe)
     return probe
 
 
-CLIP_PROOF = 6.0  # every gradient of a large-gradient probe reaches this: clipping at ±5 shows everywhere
+def _replicate_to_clip_proof(probe: Probe, most: int = 256) -> None:
+    """A loss-driven probe cannot be scaled like an upstream gradient, but E sums over the batch: B identical
+    copies of the sequence multiply every gradient by exactly B. Copies are added until every gradient has
+    an entry of magnitude ≥ ``CLIP_PROOF`` (at most ``most`` copies)."""
+    ref = reference_outputs(probe)
+    sizes = [float(np.max(np.abs(v))) for k, v in ref.items()
+             if k not in ("hs", "cs", "E", "xs", "h0", "c0") and np.size(v)]
+    smallest = min(sizes, default=0.0)
+    if not 0 < smallest < CLIP_PROOF:
+        return
+    n = min(int(np.ceil(CLIP_PROOF * 1.01 / smallest)), most)
+    probe.xs = np.repeat(probe.xs, n, axis=2)
+    probe.h0 = np.repeat(probe.h0, n, axis=1)
+    if probe.c0 is not None:
+        probe.c0 = np.repeat(probe.c0, n, axis=1)
+    probe.targets = np.repeat(probe.targets, n, axis=1)
+    probe.sizes = dict(probe.sizes, B=probe.sizes["B"] * n)
+
+
+CLIP_PROOF = 12.0  # every gradient of a large-gradient probe reaches this: clipping at ±1, ±5, ±10 shows
 
 
 def _reach_clip_proof(probe: Probe, most: float = 1000.0) -> None:
