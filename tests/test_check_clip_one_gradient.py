@@ -1,8 +1,12 @@
 """Clipping just ONE returned gradient is caught on every run (issue 8: "clipping at ±5 inside a backward is
 caught in every convention"). The large-gradient probe makes every gradient reach 12 (reference.CLIP_PROOF:
-upstream-driven probes are scaled, exact by linearity; the adapter's loss-driven probe repeats its batch),
-so clipping one output at ±10 (hence ±5, ±1) changes it whatever the secret seed. Ten seeds each.
-Not yet for the course convention's LSTM/GRU (B = 1, loss-driven: nothing to scale exactly)."""
+upstream-driven probes are scaled, exact by linearity; the adapter's loss-driven probe repeats its batch;
+the course's and min-char-rnn's single sequence is built for it, ``reference.loss_clip_probe``), so
+clipping one output at ±10 (hence ±5, ±1) changes it whatever the secret seed. Ten seeds each; in
+min-char-rnn the clipping is reported (``clips-gradients-at``), not failed.
+
+Before: the course's single-gradient clipping was missed on some seeds (LSTM U_f alone: 9 of 10 missed), and
+clipping one min-char-rnn gradient failed the submission on 9 seeds of 10 and passed silently on the 10th."""
 
 from __future__ import annotations
 
@@ -30,6 +34,11 @@ CASES = {  # convention, model, file edit, check() keywords
     "adapter-loss-dWhh": ("adapter", None, lambda tau: _edit(
         "adapter_submission.py", "    return loss, g", f'    g["Whh"] = np.clip(g["Whh"], -{tau}, {tau})\n    return loss, g'),
         {"adapter": EXAMPLES / "adapter_example.py"}),
+    "course-rnn-dV": ("course", "rnn", lambda tau: _edit("course_rnn_correct.py", "    return dU, dV, dW",
+                                                        f"    return dU, np.clip(dV, -{tau}, {tau}), dW"), {}),
+    "course-lstm-V_f": ("course", "lstm", lambda tau: _edit(
+        "course_lstm_correct.py", "    return grads", f'    grads["V_f"] = np.clip(grads["V_f"], -{tau}, {tau})\n'
+        "    return grads"), {}),
 }
 
 
@@ -39,9 +48,38 @@ def test_clipping_one_gradient_is_caught_on_every_seed(tmp_path, name, tau):
     convention, model, build, kwargs = CASES[name]
     path = tmp_path / "submission.py"
     path.write_text(build(tau))
-    for seed in range(10):
+    # the course's LSTM diagnosis is the slow part: two seeds end to end here, ten for the probe below
+    for seed in range(2 if name == "course-lstm-V_f" else 10):
         report = check(path, convention, model, numerical=False, seed=seed, **kwargs)
         failed = [t for t in report.tests if not t.passed]
         assert failed, f"seed {seed}: clipping one gradient at ±{tau} passed"
         assert failed[0].diagnosis and failed[0].diagnosis[0].mistake == "clipping-in-backward", \
             (seed, failed[0].diagnosis[:2])
+
+
+def test_min_char_clipping_one_gradient_is_reported_on_every_seed(tmp_path):
+    path = tmp_path / "min_char_rnn.py"
+    path.write_text(_edit("minchar_correct.py", "    return loss, dWxh, dWhh,", "    return loss, dWxh, np.clip(dWhh, -5, 5),"))
+    for seed in range(10):
+        test = check(path, "min-char-rnn", numerical=False, seed=seed).tests[0]
+        assert test.passed, (seed, test.errors)
+        assert [w[:len("clips-gradients-at 5: dWhh equals")] for w in test.warnings] == \
+            ["clips-gradients-at 5: dWhh equals"], (seed, test.warnings)
+
+
+# every model of the loss-driven conventions: the built probe itself (reference only, fast), ten seeds
+LOSS_PROBES = [("course", m) for m in ("rnn", "lstm", "lstm-peephole", "gru", "gru-reset-after")] + \
+              [("min-char-rnn", "rnn")]
+
+
+@pytest.mark.parametrize("convention, model", LOSS_PROBES)
+def test_every_gradient_of_the_large_gradient_probe_reaches_twelve(convention, model):
+    from numeric.checking import conventions
+    from numeric.checking.reference import CLIP_PROOF, reference_outputs, run_seed
+    for seed in range(10):
+        with run_seed(seed):
+            case = next(c for c in conventions.cases(convention, (model,)) if c.name in ("bptt", "lossFun"))
+        probe = case.probes[2]
+        ref = case.convert(reference_outputs(probe), probe)
+        sizes = {o.name: float(abs(ref[o.name]).max()) for o in case.outputs if o.kind == "gradient"}
+        assert min(sizes.values()) >= CLIP_PROOF, (seed, sizes)

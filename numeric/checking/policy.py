@@ -89,33 +89,39 @@ def as_number(value):
 
 
 def accept_clipping(case: Case, probes: list[Probe], students: list[dict], refs: list[dict]) -> list[str]:
-    """A template that clips every gradient (min-char-rnn's ±5): when, on the "clip" probe, the student's
-    gradients are exactly the reference clipped at one bound τ — read from the student's numbers — every
-    probe whose gradients are the reference clipped at τ is compared against that from now on (the same
-    file gets the same verdict on every run, whatever τ), and the warning says so. Anything else is
-    compared as usual."""
+    """A template that clips its gradients (min-char-rnn's ±5): when, on the "clip" probe, the student's
+    gradients are the reference clipped at one bound τ — read from the student's numbers — each of them or
+    only some (the others exact), every probe whose gradients are so is compared against the clipped
+    reference from now on (the same file gets the same verdict on every run, whatever τ), and the warning
+    says so. Anything else is compared as usual."""
     for p, probe in enumerate(probes):
         if probe.extra.get("role") != "clip":
             continue
-        grads = _clipped_grads(case, students[p], refs[p], None)
-        if grads is None:
+        clipped = _clipped_grads(case, students[p], refs[p], None)
+        if not clipped:
             continue
-        tau = max(float(np.max(np.abs(a))) for a in grads.values())
-        count = 0
+        tau = max(float(np.max(np.abs(a))) for a in clipped.values())
+        count, names = 0, set()
         for q in range(len(probes)):
-            if _clipped_grads(case, students[q], refs[q], tau) is not None:
-                count += sum(int(np.sum(np.abs(refs[q][n]) > tau * (1 + 1e-9))) for n in grads)
-                refs[q].update({n: np.clip(refs[q][n], -tau, tau) for n in grads})
+            more = _clipped_grads(case, students[q], refs[q], tau)
+            if more:
+                count += sum(int(np.sum(np.abs(refs[q][n]) > tau * (1 + 1e-9))) for n in more)
+                refs[q].update({n: np.clip(refs[q][n], -tau, tau) for n in more})
+                names |= set(more)
         bound = float(f"{tau:.6g}")
-        return [f"clips-gradients-at {bound:g}: every gradient returned equals the reference clipped to "
-                f"±{bound:g} ({count} entries clipped, most on the large-gradient probe {probe.label()}); "
-                "not a failure: the template clips its gradients"]
+        gradients = [o.name for o in case.outputs if o.kind == "gradient" and o.name in refs[p]]
+        which = ("every gradient returned equals" if names >= set(gradients) else
+                 f"{', '.join(n for n in gradients if n in names)} equal{'s' if len(names) == 1 else ''}")
+        rest = "" if names >= set(gradients) else " (the other gradients are not clipped)"
+        return [f"clips-gradients-at {bound:g}: {which} the reference clipped to ±{bound:g}{rest} ({count} "
+                f"entries clipped, most on the large-gradient probe {probe.label()}); not a failure: the "
+                "template clips its gradients"]
     return []
 
 
 def _clipped_grads(case: Case, student: dict, ref: dict, tau: float | None) -> dict | None:
-    """The student's gradient arrays when they differ from the reference and equal it clipped at ``tau``
-    (None: at the largest magnitude they contain); else None."""
+    """The student's gradient arrays that differ from the reference and equal it clipped at ``tau`` (None:
+    at the largest magnitude they contain), when every other gradient equals the reference; else None."""
     names = [o.name for o in case.outputs if o.kind == "gradient" and o.name in ref]
     arrays = {}
     for n in names:
@@ -123,13 +129,14 @@ def _clipped_grads(case: Case, student: dict, ref: dict, tau: float | None) -> d
         if not (isinstance(a, np.ndarray) and a.dtype.kind in "fiu" and a.size == ref[n].size and a.size):
             return None
         arrays[n] = a.reshape(ref[n].shape).astype(np.float64)
-    if not arrays or all(close(a, ref[n], tolerance_for(np.float64)) for n, a in arrays.items()):
+    differing = {n: a for n, a in arrays.items() if not close(a, ref[n], tolerance_for(np.float64))}
+    if not differing:
         return None  # not clipped: the ordinary comparison passes
-    bound = max(float(np.max(np.abs(a))) for a in arrays.values()) if tau is None else tau
+    bound = max(float(np.max(np.abs(a))) for a in differing.values()) if tau is None else tau
     if bound <= 0 or not all(close(a, np.clip(ref[n], -bound, bound), tolerance_for(np.float64))
-                             for n, a in arrays.items()):
+                             for n, a in differing.items()):
         return None
-    return arrays
+    return differing
 
 
 def changed_input_warnings(checks: list[ArrayCheck]) -> list[str]:

@@ -161,6 +161,61 @@ def _reach_clip_proof(probe: Probe, most: float = 1000.0) -> None:
             probe.dc_last = probe.dc_last * factor
 
 
+# the input weights that saturate hidden unit 1 when fed a constant 1 (a bias, or a constant input): h_t ≈ 1
+_SATURATE = {"rnn": {"U": 3.0}, "lstm": {"U_i": 3.0, "U_f": 3.0, "U_g": 3.0, "U_q": 3.0},
+             "lstm-peephole": {"U_i": 3.0, "U_f": 3.0, "U_g": 3.0, "U_q": 3.0},
+             "gru": {"U_u": -3.0, "U_g": 3.0}, "gru-reset-after": {"U_u": -3.0, "U_g": 3.0}}
+_LOGIT_BOUND = 30.0  # largest |z| of a clip-proof probe: a naive softmax (np.exp(z) / sum) stays finite
+
+
+def loss_clip_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int, one_hot: bool = False,
+                    role: str = "", attempts: int = 20) -> Probe:
+    """A loss-driven probe (one sequence, B = 1) on which every parameter gradient has an entry ≥
+    ``CLIP_PROOF``, so that clipping any one of them at ±1, ±5 or ±10 shows.
+
+    A loss cannot be scaled like an upstream gradient and one sequence cannot be repeated like a batch, so
+    the probe is built for it: hidden unit 1 is saturated (h_t ≈ 1 at every step: a bias, or a constant
+    input standing for one), so Σ_t terms of the recurrent and output weights add up instead of cancelling;
+    every target is the class the output layer predicts least (ô − o ≈ −1 there at every step), with the
+    output layer as large as a naive softmax allows (|z| ≤ 30), which makes every ∂L/∂h_t large; and for
+    real-valued inputs x → 4x with U → U/4 (the same forward, ∂L/∂U × 4 exactly). Draws are repeated
+    (``attempts``, each from its own index) until every gradient reaches ``CLIP_PROOF``; if none does, the
+    draw whose smallest gradient is largest is used.
+    """
+    best, best_size = None, -1.0
+    for attempt in range(attempts):
+        probe = make_probe(model, bias, seed + 1000 * attempt, T=T, D=D, H=H, K=K, B=1, one_hot=one_hot,
+                           targets_const=True, role=role)
+        params = probe.params
+        for name, value in _SATURATE[model].items():
+            if bias and "b" + name[1:] in params:
+                params["b" + name[1:]][0, 0] = value
+            elif not one_hot:
+                probe.xs[:, 0, :] = 1.0
+                params[name][0, 0] = value
+        if not one_hot:
+            probe.xs[:, 1:, :] *= 3.0  # inputs that keep the state moving (a GRU settles otherwise)
+        hs = reference_outputs(probe)["hs"]
+        z = np.einsum("kh,thb->tkb", params["W"], hs) + (params["c"] if "c" in params else 0.0)
+        factor = _LOGIT_BOUND / max(float(np.abs(z).max()), 1e-12)
+        params["W"] = params["W"] * factor
+        if "c" in params:
+            params["c"] = params["c"] * factor
+        probe.targets[:] = int(np.argmin((z * factor).mean(axis=(0, 2))))
+        if not one_hot:
+            probe.xs = probe.xs * 4.0
+            for name in params:
+                if name.startswith("U"):
+                    params[name] = params[name] / 4.0
+        ref = reference_outputs(probe)
+        size = min(float(np.max(np.abs(ref[name]))) for name in params)
+        if size >= CLIP_PROOF:
+            return probe
+        if size > best_size:
+            best, best_size = probe, size
+    return best
+
+
 def reference_outputs(probe: Probe) -> dict:
     """The verified outputs for ``probe`` under the keys of ``mistakes.run`` (see module doc)."""
     m = models.get(probe.model, bias=probe.bias)

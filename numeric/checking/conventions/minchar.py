@@ -25,7 +25,7 @@ import numpy as np
 
 from numeric.checking.case import Case, Observation, Output, unpack
 from numeric.checking.compare import Axes
-from numeric.checking.reference import Probe, make_probe, reference_outputs
+from numeric.checking.reference import Probe, loss_clip_probe, make_probe, reference_outputs
 
 GLOBALS = {"Wxh": "U", "Whh": "V", "Why": "W", "bh": "b", "by": "c"}
 OUTPUTS = ["loss", "dWxh", "dWhh", "dWhy", "dbh", "dby", "h_last"]
@@ -36,11 +36,11 @@ CLIP = 5.0  # the template clips every gradient to ±5 inside lossFun
 
 def _probes() -> list[Probe]:
     """Two verdict probes on which no gradient comes near the template's ±5 clip (redrawn until every
-    entry stays below 0.8 × 5), and one "clip" probe with large gradients where the clipping shows: a
-    submission that clips is reported (runner: clips-gradients-at τ), not failed."""
+    entry stays below 0.8 × 5), and one "clip" probe on which every gradient has an entry ≥ 12
+    (``loss_clip_probe``), where clipping of any gradient at ±1, ±5 or ±10 shows: a submission that clips
+    is reported (policy: clips-gradients-at τ), not failed."""
     return [_below_clip(31, T=6, D=5, H=4), _below_clip(32, T=9, D=7, H=6),
-            make_probe("rnn", True, 33, T=25, D=4, H=8, K=4, B=1, one_hot=True, scale=1.5, out_scale=10.0,
-                       targets_const=True, role="clip")]
+            loss_clip_probe("rnn", True, 33, T=25, D=4, H=8, K=4, one_hot=True, role="clip")]
 
 
 def _below_clip(index: int, T: int, D: int, H: int) -> Probe:
