@@ -2,8 +2,8 @@
 caught in every convention"). The large-gradient probe makes every gradient reach 12 (reference.CLIP_PROOF:
 upstream-driven probes are scaled, exact by linearity; the adapter's loss-driven probe repeats its batch;
 the course's and min-char-rnn's single sequence is built for it, ``reference.loss_clip_probe``), so
-clipping one output at ±10 (hence ±5, ±1) changes it whatever the secret seed. Ten seeds each; in
-min-char-rnn the clipping is reported (``clips-gradients-at``), not failed.
+clipping one output at ±10 (hence ±5, ±1) changes it whatever the secret seed. Three seeds end to end, ten
+for the probes themselves; in min-char-rnn the clipping is reported (``clips-gradients-at``), not failed.
 
 Before: the course's single-gradient clipping was missed on some seeds (LSTM U_f alone: 9 of 10 missed), and
 clipping one min-char-rnn gradient failed the submission on 9 seeds of 10 and passed silently on the 10th."""
@@ -48,8 +48,8 @@ def test_clipping_one_gradient_is_caught_on_every_seed(tmp_path, name, tau):
     convention, model, build, kwargs = CASES[name]
     path = tmp_path / "submission.py"
     path.write_text(build(tau))
-    # the course's LSTM diagnosis is the slow part: two seeds end to end here, ten for the probe below
-    for seed in range(2 if name == "course-lstm-V_f" else 10):
+    # end to end on three seeds (one for the course's slow LSTM diagnosis); ten for every probe below
+    for seed in range(1 if name == "course-lstm-V_f" else 3):
         report = check(path, convention, model, numerical=False, seed=seed, **kwargs)
         failed = [t for t in report.tests if not t.passed]
         assert failed, f"seed {seed}: clipping one gradient at ±{tau} passed"
@@ -67,19 +67,24 @@ def test_min_char_clipping_one_gradient_is_reported_on_every_seed(tmp_path):
             ["clips-gradients-at 5: dWhh equals"], (seed, test.warnings)
 
 
-# every model of the loss-driven conventions: the built probe itself (reference only, fast), ten seeds
-LOSS_PROBES = [("course", m) for m in ("rnn", "lstm", "lstm-peephole", "gru", "gru-reset-after")] + \
-              [("min-char-rnn", "rnn")]
+# every test of every convention: its third probe itself (reference only, fast), ten secret seeds
+PROBED = [("course", (m,), None) for m in ("rnn", "lstm", "lstm-peephole", "gru", "gru-reset-after")] + [
+    ("min-char-rnn", ("rnn",), None), ("cs231n", ("rnn", "lstm"), None), ("deeplearning-ai", ("rnn", "lstm"), None),
+    ("adapter", (), "adapter_example.py"), ("adapter", (), "adapter_dlai_lstm.py")]
 
 
-@pytest.mark.parametrize("convention, model", LOSS_PROBES)
-def test_every_gradient_of_the_large_gradient_probe_reaches_twelve(convention, model):
+@pytest.mark.parametrize("convention, models, adapter", PROBED, ids=[f"{c}-{a or ','.join(m)}" for c, m, a in PROBED])
+def test_every_gradient_of_the_large_gradient_probe_reaches_twelve(convention, models, adapter):
     from numeric.checking import conventions
     from numeric.checking.reference import CLIP_PROOF, reference_outputs, run_seed
     for seed in range(10):
         with run_seed(seed):
-            case = next(c for c in conventions.cases(convention, (model,)) if c.name in ("bptt", "lossFun"))
-        probe = case.probes[2]
-        ref = case.convert(reference_outputs(probe), probe)
-        sizes = {o.name: float(abs(ref[o.name]).max()) for o in case.outputs if o.kind == "gradient"}
-        assert min(sizes.values()) >= CLIP_PROOF, (seed, sizes)
+            cases = conventions.cases(convention, models, str(EXAMPLES / adapter) if adapter else None)
+        for case in cases:
+            gradients = [o.name for o in case.outputs if o.kind == "gradient"]
+            if not gradients:
+                continue  # a forward
+            probe = case.probes[2]
+            ref = case.convert(reference_outputs(probe), probe)
+            sizes = {n: float(abs(ref[n]).max()) for n in gradients if n in ref}
+            assert sizes and min(sizes.values()) >= CLIP_PROOF, (seed, case.name, sizes)
