@@ -261,7 +261,7 @@ def _load(request, modules, config):
             code = compile(ast.Module(body=[node], type_ignores=[]), filename, "exec")
             try:
                 exec(code, module.__dict__)
-            except Exception as err:  # noqa: BLE001 - reported, not fatal
+            except (Exception, SystemExit) as err:  # noqa: BLE001 - reported, not fatal (Jupyter goes on too)
                 failed += 1
                 notes.append("line %d skipped: %s: %s" % (node.lineno, type(err).__name__, str(err)[:120]))
         notes.insert(0, "top level: ran its %d statements one at a time; %d raised and were skipped"
