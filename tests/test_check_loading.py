@@ -529,3 +529,13 @@ def test_sandbox_library_mode_on_a_path_is_definitions_only(tmp_path):
             outcome = sb.call("f", [])
         assert outcome.ok and float(outcome.value) == expected, (mode, outcome)
         assert ("ran" in sb.stdout) == (mode != "library"), (mode, sb.stdout)
+
+
+def test_statements_mode_skips_a_statement_that_exits(tmp_path):
+    from numeric.checking.sandbox import Sandbox
+    path = tmp_path / "nb.py"
+    path.write_text("import sys\nX = 2\nsys.exit('done')\ndef f():\n    return float(X)\n")
+    with Sandbox(path, mode="statements") as sb:
+        outcome = sb.call("f", [])
+    assert outcome.ok and float(outcome.value) == 2.0, outcome
+    assert any("line 3 skipped: SystemExit" in n for n in sb.load_notes), sb.load_notes
