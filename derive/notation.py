@@ -44,6 +44,8 @@ BASES = {
     "delta": (r"\delta", "δ"),
     "E": ("E", "E"),
     "θ": (r"\theta", "θ"),
+    "gamma": (r"\gamma", "γ"),
+    "yhat": (r"\hat{y}", "ŷ"),
     "ones": (r"\mathbf{1}", "𝟏"),
     "hfw": (r"\overrightarrow{h}", "h→"),  # the two directions of a bidirectional network
     "hbw": (r"\overleftarrow{h}", "h←"),
@@ -186,6 +188,10 @@ class Outer(Disp):
 
 class Tr(Disp):
     """Transpose."""
+
+
+class Paren(Disp):
+    """(x): parentheses the binding strengths would not give (``Tr(Paren(Partial(a, h)))`` is (∂a/∂h)ᵀ)."""
 
 
 class Diag(Disp):
@@ -404,6 +410,9 @@ class _DisplayPrinting:
 
     def _print_Sq(self, e):
         return self._wrap(e.args[0], 3) + self.squared
+
+    def _print_Paren(self, e):
+        return self._paren(self._print(e.args[0]))
 
     def _print_Args(self, e):
         return ", ".join(self._print(x) for x in e.args)
@@ -627,5 +636,5 @@ def from_display_tree(text: str):
     return eval(text, {"__builtins__": {}}, namespace)  # noqa: S307 — only SymPy and the display nodes
 
 
-_NODES = (Q, Partial, PartialOp, Plus, Neg, Times, Had, Outer, Tr, Diag, Sq, AbsVal, Fn, Prime, TSum, TProd, SumOver,
+_NODES = (Q, Partial, PartialOp, Plus, Neg, Times, Had, Outer, Tr, Paren, Diag, Sq, AbsVal, Fn, Prime, TSum, TProd, SumOver,
           Norm, Power, Leq, Geq, Equals, Args, Text)
