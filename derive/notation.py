@@ -9,7 +9,7 @@ every node its look (one ``_print_<Node>`` method per node, SymPy's extension me
 - :class:`UnicodePrinter` (a ``StrPrinter``): terminal text, ``aₜ = U xₜ + V hₜ₋₁ + b``;
 - :class:`LatexPrinter` (a ``sympy.printing.latex.LatexPrinter``): ``a_{t} = U\\,x_{t} + …``.
 
-Both take their symbols from one table, :data:`GLYPHS`, so the Unicode and the LaTeX of a node never
+Both take their symbols from one table, :data:`SYMBOLS`, so the Unicode and the LaTeX of a node never
 drift apart, and the LaTeX writer can declare each Unicode glyph to pdflatex as exactly what the LaTeX
 printer prints for it. A justification is :class:`Prose`: plain words and display nodes, rendered
 by the same printers, never a pre-rendered string.
@@ -55,13 +55,20 @@ FUNCTIONS = {**{name: (e.latex, e.unicode) for name, e in REGISTRY.items()},
              "softmax": (r"\operatorname{softmax}", "softmax"), "log": (r"\log", "log"),
              "cell": (r"\operatorname{cell}", "cell")}
 
-#: The notation's symbols: Unicode glyph → LaTeX (maths mode). The printers print from it, and the LaTeX
-#: writer declares these glyphs to pdflatex with it, so text that uses them (a cell's description) compiles.
+#: The notation's operator symbols: role → (Unicode, LaTeX). Both printers print from this one table.
+SYMBOLS = {
+    "minus": ("−", "-"), "odot": ("⊙", r"\odot"), "otimes": ("⊗", r"\otimes"), "top": ("ᵀ", r"^{\top}"),
+    "squared": ("²", "^{2}"), "leq": ("≤", r"\leq"), "geq": ("≥", r"\geq"), "partial": ("∂", r"\partial"),
+    "sum": ("Σ", r"\sum"), "prod": ("Π", r"\prod"), "norm": ("‖", r"\|"), "prime": ("′", "'"),
+}
+#: Unicode glyph → LaTeX (maths mode): the operator symbols, the display map's one-character names, the
+#: subscripts and superscripts of the Unicode printer, and a few more a sentence uses. The LaTeX writer
+#: declares these glyphs to pdflatex with it, so text that uses them (a cell's description) compiles and
+#: shows them as the LaTeX printer would.
 GLYPHS = {
-    "∂": r"\partial", "⊙": r"\odot", "⊗": r"\otimes", "ᵀ": r"^{\top}", "−": "-", "Σ": r"\Sigma", "Π": r"\Pi",
-    "≤": r"\leq", "≥": r"\geq", "‖": r"\|", "²": "^{2}", "′": "'", "×": r"\times", "·": r"\cdot",
-    "→": r"\to", "←": r"\leftarrow", "𝟏": r"\mathbf{1}", "…": r"\ldots", "ô": r"\hat{o}", "ŷ": r"\hat{y}",
+    **{uni: lat for uni, lat in SYMBOLS.values()},
     **{uni: lat for lat, uni in BASES.values() if len(uni) == 1},
+    "×": r"\times", "·": r"\cdot", "→": r"\to", "←": r"\leftarrow", "…": r"\ldots",
 }
 _SUB_ASCII = "0123456789+-=()aehijklmnoprstuvx"
 _SUB_UNI = "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"
@@ -385,31 +392,34 @@ class _DisplayPrinting:
         body = e.args[0]
         return self._print(body) if isinstance(body, type(e)) else self._wrap(body, 2)  # Σ_t Σ_k …: no parentheses
 
+    def _infix(self, role: str) -> str:
+        return " " + self.symbol[role] + " "
+
     def _print_Plus(self, e):
         out = self._print(e.args[0])
         for t in e.args[1:]:
             if isinstance(t, Neg):
-                out += f" {self.minus} " + self._wrap(t.args[0], 2)
+                out += self._infix("minus") + self._wrap(t.args[0], 2)
             elif isinstance(t, sp.Number) and t < 0:
-                out += f" {self.minus} " + self._print(-t)
+                out += self._infix("minus") + self._print(-t)
             else:
                 out += " + " + self._print(t)
         return out
 
     def _print_Neg(self, e):
-        return self.minus + self._wrap(e.args[0], 2)
+        return self.symbol["minus"] + self._wrap(e.args[0], 2)
 
     def _print_Had(self, e):
-        return f" {self.odot} ".join(self._wrap(f, 3) for f in e.args)
+        return self._infix("odot").join(self._wrap(f, 3) for f in e.args)
 
     def _print_Outer(self, e):
-        return f" {self.otimes} ".join(self._wrap(f, 3) for f in e.args)
+        return self._infix("otimes").join(self._wrap(f, 3) for f in e.args)
 
     def _print_Tr(self, e):
-        return self._wrap(e.args[0], 3) + self.top
+        return self._wrap(e.args[0], 3) + self.symbol["top"]
 
     def _print_Sq(self, e):
-        return self._wrap(e.args[0], 3) + self.squared
+        return self._wrap(e.args[0], 3) + self.symbol["squared"]
 
     def _print_Paren(self, e):
         return self._paren(self._print(e.args[0]))
@@ -418,10 +428,10 @@ class _DisplayPrinting:
         return ", ".join(self._print(x) for x in e.args)
 
     def _print_Leq(self, e):
-        return f" {self.leq} ".join(self._print(x) for x in e.args)
+        return self._infix("leq").join(self._print(x) for x in e.args)
 
     def _print_Geq(self, e):
-        return f" {self.geq} ".join(self._print(x) for x in e.args)
+        return self._infix("geq").join(self._print(x) for x in e.args)
 
     def _print_Equals(self, e):
         return " = ".join(self._print(x) for x in e.args)
@@ -431,7 +441,7 @@ class UnicodePrinter(_DisplayPrinting, StrPrinter):
     """Display nodes as Unicode text: ``∂E/∂hₜ₋₁``, ``(1 − hₜ²) ⊙ (Wᵀ (ôₜ − oₜ))``."""
 
     printmethod = "_display_unicode"  # not StrPrinter's "_sympystr": the nodes' str() comes here
-    minus, odot, otimes, top, squared, leq, geq = "−", "⊙", "⊗", "ᵀ", "²", "≤", "≥"
+    symbol = {role: uni for role, (uni, _) in SYMBOLS.items()}
 
     def _paren(self, s):
         return f"({s})"
@@ -443,7 +453,7 @@ class UnicodePrinter(_DisplayPrinting, StrPrinter):
         return "".join(StrPrinter().doprint(e).split())
 
     def _bound(self, e) -> str:
-        return self._index(e).replace(",", ", ").replace("-", self.minus)
+        return self._index(e).replace(",", ", ").replace("-", self.symbol["minus"])
 
     def _print_Q(self, e):
         base, sub = _name(e.name, "unicode")
@@ -460,10 +470,12 @@ class UnicodePrinter(_DisplayPrinting, StrPrinter):
 
     def _print_Partial(self, e):
         num, den = e.args
-        return "∂" + self._print(num) + "/∂" + self._print(den)
+        d = self.symbol["partial"]
+        return d + self._print(num) + "/" + d + self._print(den)
 
     def _print_PartialOp(self, e):
-        return "∂/∂" + self._print(e.args[0])
+        d = self.symbol["partial"]
+        return f"{d}/{d}" + self._print(e.args[0])
 
     def _print_Times(self, e):
         return " ".join(self._factor(f) for f in e.args)
@@ -480,13 +492,13 @@ class UnicodePrinter(_DisplayPrinting, StrPrinter):
         return uni + (_sub(self._index(index[0])) if index else "") + f"({self._print(arg)})"
 
     def _print_Prime(self, e):
-        return FUNCTIONS.get(e.args[0].name, (None, e.args[0].name))[1] + "′"
+        return FUNCTIONS.get(e.args[0].name, (None, e.args[0].name))[1] + self.symbol["prime"]
 
     def _print_TSum(self, e):
-        return self._big("Σ", e)
+        return self._big(self.symbol["sum"], e)
 
     def _print_TProd(self, e):
-        return self._big("Π", e)
+        return self._big(self.symbol["prod"], e)
 
     def _big(self, op, e):
         _, var, lo, hi = e.args
@@ -495,11 +507,12 @@ class UnicodePrinter(_DisplayPrinting, StrPrinter):
     def _print_SumOver(self, e):
         over = e.args[1]
         if isinstance(over, sp.Symbol):
-            return "Σ" + (_sub(over.name) or f"_{over.name}") + " " + self._sum_body(e)
-        return "Σ_{" + f"{self._print(over.lhs)}{self.geq}{self._print(over.rhs)}" + "} " + self._sum_body(e)
+            return self.symbol["sum"] + (_sub(over.name) or f"_{over.name}") + " " + self._sum_body(e)
+        cond = self._print(over.lhs) + self.symbol["geq"] + self._print(over.rhs)
+        return self.symbol["sum"] + "_{" + cond + "} " + self._sum_body(e)
 
     def _print_Norm(self, e):
-        return f"‖{self._print(e.args[0])}‖₂"
+        return self.symbol["norm"] + self._print(e.args[0]) + self.symbol["norm"] + "₂"
 
     def _print_Power(self, e):
         base, exponent = e.args
@@ -509,17 +522,17 @@ class UnicodePrinter(_DisplayPrinting, StrPrinter):
         return e.args[0].name
 
     def _print_Integer(self, e):
-        return (self.minus if e < 0 else "") + str(abs(int(e)))
+        return (self.symbol["minus"] if e < 0 else "") + str(abs(int(e)))
 
     def _print_Rational(self, e):
-        return (self.minus if e < 0 else "") + f"{abs(e.p)}/{e.q}"
+        return (self.symbol["minus"] if e < 0 else "") + f"{abs(e.p)}/{e.q}"
 
 
 class LatexPrinter(_DisplayPrinting, _SympyLatexPrinter):
     """Display nodes as LaTeX (maths mode): ``\\frac{\\partial E}{\\partial h_{t - 1}}``."""
 
     printmethod = "_display_latex"  # not "_latex": the nodes' sympy.latex() comes here
-    minus, odot, otimes, top, squared, leq, geq = "-", r"\odot", r"\otimes", r"^{\top}", "^{2}", r"\leq", r"\geq"
+    symbol = {role: lat for role, (_, lat) in SYMBOLS.items()}
 
     def _paren(self, s):
         return r"\left(" + s + r"\right)"
@@ -534,10 +547,12 @@ class LatexPrinter(_DisplayPrinting, _SympyLatexPrinter):
 
     def _print_Partial(self, e):
         num, den = e.args
-        return r"\frac{\partial " + self._print(num) + r"}{\partial " + self._print(den) + "}"
+        d = self.symbol["partial"]
+        return r"\frac{" + d + " " + self._print(num) + "}{" + d + " " + self._print(den) + "}"
 
     def _print_PartialOp(self, e):
-        return r"\frac{\partial}{\partial " + self._print(e.args[0]) + "}"
+        d = self.symbol["partial"]
+        return r"\frac{" + d + "}{" + d + " " + self._print(e.args[0]) + "}"
 
     def _print_Times(self, e):
         return r"\,".join(self._factor(f) for f in e.args)
@@ -554,13 +569,13 @@ class LatexPrinter(_DisplayPrinting, _SympyLatexPrinter):
         return lat + ("_{" + self._print(index[0]) + "}" if index else "") + r"\left(" + self._print(arg) + r"\right)"
 
     def _print_Prime(self, e):
-        return FUNCTIONS.get(e.args[0].name, (e.args[0].name, None))[0] + "'"
+        return FUNCTIONS.get(e.args[0].name, (e.args[0].name, None))[0] + self.symbol["prime"]
 
     def _print_TSum(self, e):
-        return self._big(r"\sum", e)
+        return self._big(self.symbol["sum"], e)
 
     def _print_TProd(self, e):
-        return self._big(r"\prod", e)
+        return self._big(self.symbol["prod"], e)
 
     def _big(self, op, e):
         _, var, lo, hi = e.args
@@ -569,8 +584,8 @@ class LatexPrinter(_DisplayPrinting, _SympyLatexPrinter):
     def _print_SumOver(self, e):
         over = e.args[1]
         cond = self._print(over) if isinstance(over, sp.Symbol) else \
-            f"{self._print(over.lhs)} {self.geq} {self._print(over.rhs)}"
-        return r"\sum_{" + cond + "} " + self._sum_body(e)
+            self._print(over.lhs) + " " + self.symbol["geq"] + " " + self._print(over.rhs)
+        return self.symbol["sum"] + "_{" + cond + "} " + self._sum_body(e)
 
     def _print_Norm(self, e):
         return r"\left\|" + self._print(e.args[0]) + r"\right\|_{2}"
