@@ -101,6 +101,11 @@ def glyph_latex(ch: str) -> str | None:
 _GREEK_CAPITALS = {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"}
 
 
+def superscript(text: str) -> str:
+    """``text`` in Unicode superscripts where they exist (``"2"`` → ``"²"``)."""
+    return text.translate(_SUP)
+
+
 def _sub(text: str) -> str:
     """``text`` in Unicode subscripts, or ``""`` when some character has none (e.g. T)."""
     out = text.translate(_SUB)
