@@ -68,6 +68,7 @@ SYMBOLS = {
 GLYPHS = {
     **{uni: lat for uni, lat in SYMBOLS.values()},
     **{uni: lat for lat, uni in BASES.values() if len(uni) == 1},
+    "Σ": r"\Sigma", "Π": r"\Pi",  # in a sentence the letter, not the big operator
     "×": r"\times", "·": r"\cdot", "→": r"\to", "←": r"\leftarrow", "…": r"\ldots",
 }
 _SUB_ASCII = "0123456789+-=()aehijklmnoprstuvx"
