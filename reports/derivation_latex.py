@@ -9,8 +9,6 @@ prints for it, and inputenc typesets the letters of Latin scripts (é, ü) itsel
 
 from __future__ import annotations
 
-import unicodedata
-
 from derive.notation import Neg, Plus, glyph_latex, latex, latex_text
 
 
@@ -88,23 +86,25 @@ def _sections(derivation, certificate=None) -> str:
 def declarations(body: str) -> str:
     """``\\DeclareUnicodeCharacter`` lines for the glyphs of ``body`` that pdflatex does not know.
 
-    A glyph of the notation (or a Greek letter) is declared as the LaTeX printer's maths for it; a letter
-    of a Latin script is left to inputenc; any other character is shown by its code point, ``[U+2603]``,
-    rather than stopping pdflatex or being dropped.
+    A glyph of the notation (or a Greek letter) is declared as the LaTeX printer's maths for it; Latin-1 and
+    Latin Extended-A letters (é, ô, ł) and common punctuation are left to inputenc; any other character is
+    shown by its code point, ``[U+2603]``, rather than stopping pdflatex or being dropped.
     """
     lines = []
     for ch in sorted({c for c in body if ord(c) > 127}):
-        if unicodedata.name(ch, "").startswith("LATIN ") or 0xA0 <= ord(ch) <= 0xFF or _inputenc_knows(ch):
+        if _inputenc_knows(ch):
             continue
         maths = glyph_latex(ch)
+        if maths is None and 0x100 <= ord(ch) <= 0x17F:  # Latin Extended-A (ā, ł, ő): inputenc's
+            continue
         shown = f"\\ensuremath{{{maths}}}" if maths else f"\\texttt{{[U+{ord(ch):04X}]}}"
         lines.append(f"\\DeclareUnicodeCharacter{{{ord(ch):04X}}}{{{shown}}}")
     return "".join(line + "\n" for line in lines)
 
 
 def _inputenc_knows(ch: str) -> bool:
-    """Punctuation that pdflatex's utf8 input encoding typesets itself (dashes, quotes, ellipsis, bullet)."""
-    return ch in "–—‘’‚“”„†‡•…‰‹›€"
+    """Latin-1 (é, ô, ², ×) and the punctuation pdflatex's utf8 input encoding typesets itself."""
+    return 0xA0 <= ord(ch) <= 0xFF or ch in "–—‘’‚“”„†‡•‰‹›€"
 
 
 def document(derivation, certificate=None) -> str:
