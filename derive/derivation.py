@@ -3,9 +3,9 @@
 :func:`derive` turns a cell and its :func:`~derive.program.adjoint_program` into numbered
 :class:`Step` s — rule, equation (display nodes, :mod:`derive.notation`) and a one-line
 justification (:class:`~derive.notation.Prose`: words and display nodes). Every right-hand side is
-converted from the program's SymPy expressions (which SymPy derived from the cell's equations),
-never typed in. The general form costs O(T) (the unrolled sums have T terms); the course's Elman
-steps appear for single-state cells h_t = f(a_t).
+converted (:class:`derive.display.DisplayConverter`) from the program's SymPy expressions (which SymPy
+derived from the cell's equations), never typed in. The general form costs O(T) (the unrolled sums
+have T terms); the course's Elman steps appear for single-state cells h_t = f(a_t).
 
 The derivation is written in named phases, one function each, in the order a textbook reads:
 :func:`_the_cell`, :func:`_output_layer`, the course's example (:func:`_course_example`, single-state
@@ -18,17 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sympy as sp
-from sympy import (HadamardPower, HadamardProduct, Identity, MatAdd, MatMul, MatrixSymbol, OneMatrix,
-                   Transpose, ZeroMatrix)
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy import Identity, MatAdd, MatMul, MatrixSymbol
 
 from derive.cellfile import PREV, Cell, names_in
+from derive.display import DisplayConverter, outer
 from derive.functions import REGISTRY
-from derive.notation import (AbsVal, Diag, Equals, Fn, Geq, Had, Leq, Neg, Norm, Outer, Partial, PartialOp, Power,
-                             Paren, Prime, Prose, Q, Sq, SumOver, Times, TProd, TSum, Tr, delta_name, latex, plus, unicode,
-                             times)
-from derive.program import NEXT, AdjointProgram, Assign, Softmax, _Builder, adjoint_program, local
+from derive.notation import (AbsVal, Equals, Fn, Geq, Leq, Neg, Norm, Outer, Paren, Partial, PartialOp, Power, Prime,
+                             Prose, Q, Sq, SumOver, Times, TProd, TSum, Tr, latex, plus, times, unicode)
+from derive.program import NEXT, AdjointProgram, Assign, _Builder, adjoint_program, local
 
 t_, k_, j_ = sp.symbols("t k j", integer=True)
 T_ = sp.Symbol("T", integer=True, positive=True)
@@ -115,128 +112,7 @@ class Derivation:
 
 
 # ---------------------------------------------------------------------------------------------
-# Program expressions → display nodes
-
-
-class DisplayConverter:
-    """Converts the adjoint program's matrix expressions (identifier names) into display nodes at a time index.
-
-    A quantity shows as itself at t (h → h_t, h_prev → h_{t−1}, a node the engine named for a function call
-    → the call); an adjoint ``d<n>`` shows as δ by :func:`derive.notation.delta_name`, else as ∂E/∂n_t.
-    """
-
-    def __init__(self, cell: Cell):
-        self.cell = cell
-        self.nodes = {n.name: n for n in cell.nodes}
-        self.params = set(cell.param_names)
-        self.states = set(cell.state_names)
-        self.pre_activations = {n.expr.arg.id for n in cell.nodes if n.fn and n.fn != "softmax"}
-
-    def quantity(self, name: str, t):
-        """The display of the quantity ``name`` at time ``t``."""
-        node = self.nodes.get(name)
-        if node is not None and node.auto and node.fn:
-            return Fn(node.fn, self.quantity(node.expr.arg.id, t))
-        if name in self.params:
-            return Q(name)
-        if name.endswith(PREV) and name[: -len(PREV)] in self.states:
-            return Q(name[: -len(PREV)], t - 1)
-        return Q(name, t)
-
-    def delta(self, name: str, t, loss=None):
-        """δ of the pre-activation ``name`` at ``t`` (``loss``: the superscript (t) of one loss term)."""
-        return Q(delta_name(name, self.pre_activations, self.states), t, loss)
-
-    def adjoint(self, name: str, t, loss=None):
-        """∂E/∂name at ``t``: δ for pre-activations, ∂E/∂n_t otherwise (∂E_loss/∂… for one loss term)."""
-        if delta_name(name, self.pre_activations, self.states):
-            return self.delta(name, t, loss)
-        E = Q("E", loss) if loss is not None else Q("E")
-        if name in self.params:
-            return Partial(E, Q(name))
-        return Partial(E, self.quantity(name, t))
-
-    def symbol(self, name: str, t, given):
-        """A program symbol at ``t``; ``given`` maps symbol names to displays that replace them."""
-        if name in given:
-            return given[name]
-        if name.startswith("d"):
-            base = name[1:]
-            if base.endswith(NEXT):
-                return self.adjoint(base[: -len(NEXT)], t + 1)
-            if base.endswith(PREV):
-                return self.adjoint(base[: -len(PREV)], t - 1)
-            if base in self.nodes or base in self.params or base == self.cell.input.name:
-                return self.adjoint(base, t)
-        return self.quantity(name, t)
-
-    def convert(self, e, t, given=None):
-        """The display of the matrix expression ``e`` at ``t`` (``given``: see :meth:`symbol`)."""
-        given = given or {}
-        c = lambda x: self.convert(x, t, given)  # noqa: E731 — the recursion, read as "convert"
-        if isinstance(e, MatrixSymbol):
-            return self.symbol(e.name, t, given)
-        if isinstance(e, OneMatrix) and e.shape[1] != 1:
-            return Times(Q("ones"), Tr(Q("ones")))  # 1 1ᵀ: sums a column and spreads it back
-        if isinstance(e, (OneMatrix, Identity)):
-            return sp.Integer(1)
-        if isinstance(e, ZeroMatrix):
-            return sp.Integer(0)
-        if e.is_Number:
-            return e
-        if isinstance(e, MatAdd):
-            return plus(*[c(a) for a in sorted(e.args, key=_term_order)])
-        if isinstance(e, MatMul):
-            coeff = sp.Mul(*[a for a in e.args if a.is_Number])
-            body = times(*[c(a) for a in e.args if not a.is_Number])
-            if coeff == -1:
-                return Neg(body)
-            return body if coeff == 1 else times(coeff, body)
-        if isinstance(e, Transpose):
-            return Tr(c(e.arg))
-        if isinstance(e, sp.MatPow) and e.exp.is_Integer and e.exp > 0:  # M @ (M @ y): shown as M M y
-            return times(*[c(e.base)] * int(e.exp))
-        if isinstance(e, HadamardProduct):
-            return self._hadamard(e, c)
-        if isinstance(e, HadamardPower) and e.exp == 2:
-            return Sq(c(e.base))
-        if isinstance(e, ElementwiseApplyFunction):
-            return Fn(type(e.function.expr).__name__, c(e.expr))
-        if isinstance(e, Softmax):
-            return Fn("softmax", c(e.arg))
-        if isinstance(e, DiagMatrix):
-            return Diag(c(e.args[0]))
-        raise TypeError(f"no display for {type(e).__name__}")
-
-    @staticmethod
-    def _hadamard(e, c):
-        """x ⊙ y ⊙ …, local factors first and the adjoint last (as the textbook writes δ = f′ ⊙ ∂E/∂h)."""
-        def is_adjoint(a):
-            return isinstance(a, MatrixSymbol) and a.name.startswith("d") or isinstance(a, MatMul)
-        factors = []
-        for a in sorted(e.args, key=is_adjoint):
-            d = c(a)
-            if d == 0:
-                return sp.Integer(0)
-            factors.extend(d.args if isinstance(d, Had) else [d])
-        factors = [f for f in factors if f != 1]
-        return factors[0] if len(factors) == 1 else Had(*factors)
-
-
-def _term_order(a):
-    """Terms of a sum: constants first, then the step's own terms, what is carried from t + 1 last;
-    positive before negative."""
-    names = {s.name for s in a.free_symbols if isinstance(s, MatrixSymbol)}
-    carry = any(n.endswith(NEXT) for n in names)
-    neg = isinstance(a, MatMul) and a.args[0] == -1
-    return (0 if isinstance(a, OneMatrix) else 2 if carry else 1, neg)
-
-
-def _outer(e):
-    """u vᵀ → u ⊗ v (the course writes the outer product)."""
-    if isinstance(e, Times) and len(e.args) == 2 and isinstance(e.args[1], Tr):
-        return Outer(e.args[0], e.args[1].args[0])
-    return e
+# The derivation
 
 
 def _builder(prog: AdjointProgram) -> _Builder:
@@ -273,10 +149,6 @@ def _total_jacobian(cell: Cell, b: _Builder, target: str, source: str):
         return memo[name]
 
     return jacobian(target)
-
-
-# ---------------------------------------------------------------------------------------------
-# The derivation
 
 
 class StepList:
@@ -684,7 +556,7 @@ def _course_output_layer(w: _Writing, ex: _Example) -> None:
     """∂E_T/∂W (only the last step's output layer) and ∂E_T/∂s_T."""
     cell, show, S = w.cell, w.show, w.steps
     for p in ex.output_params:
-        value = _outer(show.convert(w.program.grads[p].expr, ex.T, {"d" + cell.logits: ex.dz_T}))
+        value = outer(show.convert(w.program.grads[p].expr, ex.T, {"d" + cell.logits: ex.dz_T}))
         chain = times(Partial(ex.E_T, ex.prediction_T),
                       *([] if ex.z_T == ex.prediction_T else [Partial(ex.prediction_T, ex.z_T)]),
                       Partial(ex.z_T, Q(p)))

@@ -17,7 +17,7 @@ by the same printers, never a pre-rendered string.
 An adjoint shows as δ by one rule, :func:`delta_name`, shared by the derivation and the comments of
 generated code.
 
->>> t = sympy.Symbol("t", integer=True)
+>>> t = sp.Symbol("t", integer=True)
 >>> unicode(Partial(Q("E"), Q("h", t - 1)))
 '∂E/∂hₜ₋₁'
 >>> latex(Had(Q("ohat", t), Tr(Q("W"))))
@@ -29,7 +29,6 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-import sympy
 import sympy as sp
 from sympy.core.containers import Tuple
 from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
@@ -82,6 +81,9 @@ GLYPHS.update({u: "_{%s}" % a for a, u in zip(_SUB_ASCII, _SUB_UNI) if u not in 
 GLYPHS.update({u: "^{%s}" % a for a, u in zip(_SUP_ASCII, _SUP_UNI) if u not in GLYPHS})
 
 
+_GREEK_CAPITALS = {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"}
+
+
 def glyph_latex(ch: str) -> str | None:
     """The LaTeX (maths mode) of one Unicode character of the notation, or of a Greek letter; else None.
 
@@ -92,14 +94,12 @@ def glyph_latex(ch: str) -> str | None:
         return GLYPHS[ch]
     name = unicodedata.name(ch, "")
     if name.startswith("GREEK SMALL LETTER ") and " " not in name[19:]:
-        return "\\" + name[19:].lower().replace("lamda", "lambda")
+        letter = name[19:].lower().replace("lamda", "lambda")
+        return "o" if letter == "omicron" else "\\" + letter
     if name.startswith("GREEK CAPITAL LETTER ") and " " not in name[21:]:
         letter = name[21:].capitalize().replace("Lamda", "Lambda")
         return "\\" + letter if letter in _GREEK_CAPITALS else letter[0]
     return None
-
-
-_GREEK_CAPITALS = {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"}
 
 
 def superscript(text: str) -> str:
@@ -648,14 +648,14 @@ def latex_text(s: str) -> str:
 def from_display_tree(text: str):
     """Rebuild a display expression from its ``sympy.srepr`` (the ``display_tree`` of ``--format json``).
 
-    >>> e = Partial(Q("E"), Q("h", sympy.Symbol("t", integer=True)))
-    >>> from_display_tree(sympy.srepr(e)) == e
+    >>> e = Partial(Q("E"), Q("h", sp.Symbol("t", integer=True)))
+    >>> from_display_tree(sp.srepr(e)) == e
     True
     """
-    namespace = {name: getattr(sympy, name) for name in dir(sympy) if not name.startswith("_")}
+    namespace = {name: getattr(sp, name) for name in dir(sp) if not name.startswith("_")}
     namespace.update(Tuple=Tuple, **{cls.__name__: cls for cls in _NODES})
     return eval(text, {"__builtins__": {}}, namespace)  # noqa: S307 — only SymPy and the display nodes
 
 
-_NODES = (Q, Partial, PartialOp, Plus, Neg, Times, Had, Outer, Tr, Paren, Diag, Sq, AbsVal, Fn, Prime, TSum, TProd, SumOver,
-          Norm, Power, Leq, Geq, Equals, Args, Text)
+_NODES = (Q, Partial, PartialOp, Plus, Neg, Times, Had, Outer, Tr, Paren, Diag, Sq, AbsVal, Fn, Prime, TSum, TProd,
+          SumOver, Norm, Power, Leq, Geq, Equals, Args, Text)

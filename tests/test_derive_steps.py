@@ -214,7 +214,7 @@ loss cross_entropy(ohat, o)
 def test_one_delta_rule_for_derivation_and_generated_code(spec, tmp_path):
     """An adjoint is δ in the derivation exactly when it is δ in the comments of the generated code."""
     from derive.codegen.notation import Notation
-    from derive.derivation import DisplayConverter
+    from derive.display import DisplayConverter
 
     if spec == "odd":
         (tmp_path / "odd.cell").write_text(ODD_CELL, encoding="utf-8")
