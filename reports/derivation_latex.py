@@ -67,10 +67,10 @@ def step_latex(step) -> str:
 
 
 def fragment(derivation, certificate=None) -> str:
-    """The derivation's sections and steps, ready to ``\\input`` (needs amsmath and inputenc; it declares the
-    Unicode glyphs it contains itself)."""
+    """The derivation's sections and steps, ready to ``\\input`` (needs amsmath; it defines the Unicode glyphs
+    it contains itself)."""
     steps = _sections(derivation, certificate)
-    return declarations(steps) + steps
+    return declarations(steps, preamble=False) + steps
 
 
 def _sections(derivation, certificate=None) -> str:
@@ -83,23 +83,31 @@ def _sections(derivation, certificate=None) -> str:
     return "\n".join(parts)
 
 
-def declarations(body: str) -> str:
-    """``\\DeclareUnicodeCharacter`` lines for the glyphs of ``body`` that pdflatex does not know.
+def declarations(body: str, preamble: bool = True) -> str:
+    """LaTeX that defines the glyphs of ``body`` pdflatex does not know: ``\\DeclareUnicodeCharacter`` lines
+    for a preamble, or (``preamble=False``, for a fragment that is ``\\input`` after ``\\begin{document}``,
+    where that command is refused) the same definitions made the way it makes them.
 
     A glyph of the notation (or a Greek letter) is declared as the LaTeX printer's maths for it; Latin-1 and
     Latin Extended-A letters (é, ô, ł) and common punctuation are left to inputenc; any other character is
     shown by its code point, ``[U+2603]``, rather than stopping pdflatex or being dropped.
     """
-    lines = []
+    glyphs = []
     for ch in sorted({c for c in body if ord(c) > 127}):
         if _inputenc_knows(ch):
             continue
         maths = glyph_latex(ch)
         if maths is None and 0x100 <= ord(ch) <= 0x17F:  # Latin Extended-A (ā, ł, ő): inputenc's
             continue
-        shown = f"\\ensuremath{{{maths}}}" if maths else f"\\texttt{{[U+{ord(ch):04X}]}}"
-        lines.append(f"\\DeclareUnicodeCharacter{{{ord(ch):04X}}}{{{shown}}}")
-    return "".join(line + "\n" for line in lines)
+        glyphs.append((ch, f"\\ensuremath{{{maths}}}" if maths else f"\\texttt{{[U+{ord(ch):04X}]}}"))
+    if preamble:
+        return "".join(f"\\DeclareUnicodeCharacter{{{ord(ch):04X}}}{{{shown}}}\n" for ch, shown in glyphs)
+    if not glyphs:
+        return ""
+    return ("% the Unicode glyphs below, defined as \\DeclareUnicodeCharacter would (it works in a preamble only)\n"
+            "\\makeatletter\n"
+            + "".join(f"\\@namedef{{u8:\\detokenize{{{ch}}}}}{{{shown}}}\n" for ch, shown in glyphs)
+            + "\\makeatother\n")
 
 
 def _inputenc_knows(ch: str) -> bool:

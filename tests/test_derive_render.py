@@ -159,6 +159,13 @@ def test_latex_with_a_non_ascii_description_compiles(tmp_path, described):
     _compiles(tmp_path, derivation_latex.document(described))
 
 
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (.ci/install-latex installs it)")
+def test_latex_fragment_compiles_when_input_after_begin_document(tmp_path):
+    (tmp_path / "steps.tex").write_text(derivation_latex.fragment(derive(load_cell("lstm"))), encoding="utf-8")
+    _compiles(tmp_path, "\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+                        "Lecture notes.\n\\input{steps}\n\\end{document}\n")
+
+
 def _compiles(tmp_path, document: str) -> None:
     tex = tmp_path / "d.tex"
     tex.write_text(document, encoding="utf-8")
