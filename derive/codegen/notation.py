@@ -36,7 +36,7 @@ class Notation:
         self.cell = cell
         # the derivation's display map (Unicode column), for every state and the prediction
         self.base = {n: BASES.get(n, (n, n))[1] for n in [s.name for s in cell.states] + [cell.softmax]}
-        if cell.loss == "cross_entropy":  # ô is the softmax prediction; an mse/linear prediction keeps its name
+        if cell.loss == "cross_entropy":  # ô is the softmax prediction; an mse/linear one shows by the map (yhat: ŷ)
             self.base[cell.softmax] = BASES["ohat"][1]
         self.pre_activation = {n.expr.arg.id for n in cell.nodes if n.fn and n.fn != "softmax"}
         self.states = set(cell.state_names)
