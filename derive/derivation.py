@@ -282,12 +282,13 @@ def _output_layer(w: _Writing) -> None:
     if cell.loss == "linear":
         S.add("upstream gradient", (Partial(Et, prediction), target), "E_t is linear in the prediction")
     elif cell.loss == "mse":
-        yhat, y = Q(cell.softmax, one), Q(cell.target.name, one)
-        half_squares = times(sp.Rational(1, 2), SumOver(Sq(plus(Q(cell.softmax, k), Neg(Q(cell.target.name, k)))), k))
+        yhat, y = Q(show.name(cell.softmax), one), Q(cell.target.name, one)
+        residual_k = plus(Q(show.name(cell.softmax), k), Neg(Q(cell.target.name, k)))
+        half_squares = times(sp.Rational(1, 2), SumOver(Sq(residual_k), k))
         S.add("mean squared error", (Partial(Et, prediction), residual),
               Prose("SymPy: ", PartialOp(yhat), " of ", half_squares, " is ", plus(yhat, Neg(y))))
     else:
-        o_k, ohat_1, o_1 = Q(cell.target.name, k), Q(cell.softmax, one), Q(cell.target.name, one)
+        o_k, ohat_1, o_1 = Q(cell.target.name, k), Q(show.name(cell.softmax), one), Q(cell.target.name, one)
         entropy = Neg(SumOver(times(o_k, Fn("log", Fn("softmax", Q(cell.logits), k))), k))
         S.add("softmax + cross-entropy", (Partial(Et, z), times(Partial(Et, prediction), Partial(prediction, z)),
                                           residual),
@@ -392,7 +393,7 @@ def _delta_recursion(w: _Writing) -> None:
 def _why_backward(w: _Writing, rule: str, users: list) -> Prose:
     """One line: where the adjoint comes from (its consumers) and which local rule applies."""
     parts = rule.split(", ") if rule else []
-    prediction, target = Q(w.cell.softmax), Q(w.cell.target.name)
+    prediction, target = Q(w.show.name(w.cell.softmax)), Q(w.cell.target.name)
     if "upstream gradient" in parts:
         return Prose("the gradient arriving from outside"
                      + ("; plus what flows back from step t + 1" if len(parts) > 1 else ""))

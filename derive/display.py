@@ -33,6 +33,13 @@ class DisplayConverter:
         self.states = set(cell.state_names)
         self.pre_activations = {n.expr.arg.id for n in cell.nodes if n.fn and n.fn != "softmax"}
 
+    def name(self, identifier: str) -> str:
+        """The display identifier of a quantity: the softmax prediction of a cross-entropy cell is ô whatever
+        the file calls it (as in the comments of generated code); anything else is itself."""
+        if identifier == self.cell.softmax and self.cell.loss == "cross_entropy":
+            return "ohat"
+        return identifier
+
     def quantity(self, name: str, t):
         """The display of the quantity ``name`` at time ``t``."""
         node = self.nodes.get(name)
@@ -41,8 +48,8 @@ class DisplayConverter:
         if name in self.params:
             return Q(name)
         if name.endswith(PREV) and name[: -len(PREV)] in self.states:
-            return Q(name[: -len(PREV)], t - 1)
-        return Q(name, t)
+            return Q(self.name(name[: -len(PREV)]), t - 1)
+        return Q(self.name(name), t)
 
     def delta(self, name: str, t, loss=None):
         """δ of the pre-activation ``name`` at ``t`` (``loss``: the superscript (t) of one loss term)."""

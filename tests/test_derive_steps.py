@@ -255,3 +255,13 @@ def test_notation_doctests():
     for module in (derive.notation, derive.codegen.notation):
         result = doctest.testmod(module)
         assert result.attempted >= 1 and result.failed == 0, module.__name__
+
+
+def test_a_cross_entropy_prediction_is_o_hat_in_derivation_and_generated_code_alike(tmp_path):
+    """The display map, not the identifier: a softmax prediction called p shows as ô in both."""
+    from derive.codegen.notation import Notation
+
+    (tmp_path / "p.cell").write_text(ODD_CELL.replace("ohat", "p"), encoding="utf-8")
+    cell = load_cell(tmp_path / "p.cell")
+    assert "ôₜ = softmax(zₜ)" in _texts(derive(cell))
+    assert Notation(cell).value("p") == "ô_t"
