@@ -32,58 +32,135 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
     return dict(sub.choices)
 
 
-# A valid invocation of each command, to which one bad flag value is added.
-BASE = {"demo": [], "list": [], "verify": ["rnn"], "derive": ["rnn"], "codegen": ["rnn"], "flow": ["rnn"],
-        "train": ["rnn"], "report": ["rnn"], "check": ["x.py", "--convention", "course"],
-        "autograder": ["--convention", "course", "-o", "x.zip"]}
+EXAMPLES = ROOT / "numeric/checking/examples"
+
+# A valid, quick invocation of each command, to which one bad flag value is added (the last value of a
+# flag wins, so a bad --T replaces the base's). <tmp> is a fresh folder of the test.
+BASE = {"demo": [], "list": [], "verify": ["rnn"], "derive": ["rnn", "--T", "1"],
+        "codegen": ["rnn", "-o", "<tmp>/m.py"], "report": ["rnn", "-o", "<tmp>/r.html"],
+        "flow": ["rnn", "--T", "5", "--H", "4", "--D", "2", "--K", "2"],
+        "train": ["rnn", "--updates", "2", "--H", "4", "--batch", "2", "--seq-len", "4", "--sample", "0"],
+        "check": [str(EXAMPLES / "cs231n_correct.py"), "--convention", "cs231n", "--no-numerical"],
+        "autograder": ["--convention", "course", "-o", "<tmp>/x.zip"]}
 
 # Bad values by the type that checks a flag: every one must be refused by argparse itself.
 BAD_BY_TYPE = {
     _args.positive_int: ["0", "-1", "1.5", "x", ""],
-    _args.non_negative_int: ["-1", "x", "2.0"],
-    _args.seed: ["-1", "x", str(2 ** 32), "1e3"],
-    _args.positive_float: ["0", "-1", "nan", "inf", "x"],
-    _args.finite_float: ["nan", "inf", "-inf", "x"],
-    _args.dim_size: ["E", "E=0", "1=3", "E=x"],
-    _args.model_or_cell: ["lstn", "no/such.cell", "RNNN"],
-    _args.convention: ["cs231", "nope"],
-    _args.model_list: ["lstn", "rnn,xyz"],
+    _args.non_negative_int: ["-1", "x", "2.0", ""],
+    _args.seed: ["-1", "x", str(2 ** 32), "1e3", ""],
+    _args.positive_float: ["0", "-1", "nan", "inf", "x", ""],
+    _args.finite_float: ["nan", "inf", "-inf", "x", ""],
+    _args.dim_size: ["E", "E=0", "1=3", "E=x", ""],
+    _args.model_or_cell: ["lstn", "no/such.cell", "RNNN", ""],
+    _args.convention: ["cs231", "nope", ""],
+    _args.model_list: ["lstn", "rnn,xyz", ""],
 }
+
+# Flags whose value is a path or a name (no argparse type): bad values by what they name. <dir> is an
+# existing folder, <file> an existing file, <missing> a path under a folder that does not exist.
+IN_FILE = ["", "<missing>", "<dir>"]
+OUT_FILE = ["", "<dir>", "<missing>"]
+BAD_BY_FLAG = {
+    "--adapter": IN_FILE, "--with": IN_FILE, "--data": IN_FILE, "--training": IN_FILE,
+    "--output": OUT_FILE, "--gradescope": OUT_FILE, "--json": OUT_FILE + ["x.py", "x.ipynb", "rnn"],
+    "--plot": OUT_FILE + ["<tmp>/plot.txt"],
+    "--batch": ["", "<missing>", "<file>"], "--out": ["", "<file>"],
+    "--points": ["", "x", "rnn_forward=-1", "nosuchtest=1", "rnn_forward=nan"],
+    "--visibility": ["", "secret", "nosuchtest=visible"],
+    "--allow-import": ["", "no such", "os"],
+    "--models": ["", ",", "lstn"], "--wrt": ["", "Q", "U,,V"],
+    "--submission-name": ["", "../x.py", "a/b.py"],
+    "--scale": ["", "0", "-1", "x", "nan"], "--radius": ["", "0", "-1", "x", "inf"],
+    "--width": ["0", "x"],
+}
+CHOICE_BAD = ["no-such-choice", ""]
+
+
+def bad_values(command: str, action) -> list[str] | None:
+    """The bad values tried for one option; None when the option is not classified (a test fails)."""
+    if action.choices is not None:
+        return CHOICE_BAD
+    if action.type in BAD_BY_TYPE:
+        return BAD_BY_TYPE[action.type]
+    for flag in action.option_strings:
+        if flag in BAD_BY_FLAG:
+            return BAD_BY_FLAG[flag]
+    if getattr(action.type, "__name__", "") == "_seed":  # check --seed: any integer ≥ 0
+        return ["-1", "x", "1.5", ""]
+    return None
+
+
+def valued_options():
+    for command, parser in subcommands().items():
+        for action in parser._actions:
+            if action.option_strings and action.nargs != 0:
+                yield command, action
 
 
 def flag_cases():
-    cases = []
-    for command, parser in subcommands().items():
-        for action in parser._actions:
-            if not action.option_strings or action.nargs == 0:
-                continue  # positionals are covered below; switches take no value
-            flag = action.option_strings[-1]
-            if action.choices is not None:
-                cases.append((command, flag, "no-such-choice"))
-            for bad in BAD_BY_TYPE.get(action.type, []):
-                cases.append((command, flag, bad))
-    return cases
+    return [(command, action.option_strings[-1], bad) for command, action in valued_options()
+            for bad in bad_values(command, action) or []]
 
 
 FLAG_CASES = flag_cases()
 
 
 def test_every_valued_flag_checks_its_value():
-    """No flag takes a bare int/float (which accepts --seed -1, --timeout nan …) or an unchecked string
-    that is a number; a new flag must pick a checking type from reports/commands/_args.py."""
-    loose = [(command, a.option_strings[-1]) for command, p in subcommands().items() for a in p._actions
-             if a.option_strings and a.type in (int, float)]
+    """No flag takes a bare int/float (which accepts --seed -1, --timeout nan …), and every valued flag of
+    every command has bad values in the tables above: a new flag must be classified here."""
+    loose = [(command, a.option_strings[-1]) for command, a in valued_options() if a.type in (int, float)]
     assert loose == []
-    assert len(FLAG_CASES) > 60  # the table below really covers the commands' flags
+    unclassified = [(command, a.option_strings[-1]) for command, a in valued_options()
+                    if bad_values(command, a) is None]
+    assert unclassified == []
+    assert len(FLAG_CASES) > 200
+
+
+def _fill(text: str, tmp_path: Path) -> str:
+    (tmp_path / "dir").mkdir(exist_ok=True)
+    (tmp_path / "file").write_text("x\n")
+    return (text.replace("<tmp>", str(tmp_path)).replace("<dir>", str(tmp_path / "dir"))
+            .replace("<file>", str(tmp_path / "file")).replace("<missing>", str(tmp_path / "no" / "such")))
+
+
+def _names_the_flag(err: str, flags) -> bool:
+    return any(re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])", err) for f in flags)
 
 
 @pytest.mark.parametrize("command,flag,bad", FLAG_CASES)
-def test_a_bad_flag_value_is_one_line_and_exit_2(capsys, command, flag, bad):
-    code, out, err = run(capsys, command, *BASE[command], f"{flag}={bad}")
-    assert code == 2
+def test_a_bad_flag_value_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch, command, flag, bad):
+    monkeypatch.chdir(tmp_path)  # nothing a wrongly accepted value writes lands in the project
+    base = [_fill(a, tmp_path) for a in BASE[command]]
+    if flag == "--batch":
+        base = base[1:]  # a folder instead of the submission
+    value = _fill(bad, tmp_path)
+    code, out, err = run(capsys, command, *base, f"{flag}={value}")  # "=": a value may start with "-"
+    assert code == 2, err
     assert out == ""
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert err.startswith(f"bptt {command}: error: ") and flag in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    flags = [a for c, a in valued_options() if c == command and flag in a.option_strings][0].option_strings
+    assert err.startswith(f"bptt {command}: error: ") and _names_the_flag(err, flags), err
+
+
+MISSING_REQUIRED = [("verify", []), ("derive", []), ("codegen", []), ("train", []), ("report", []),
+                    ("check", [str(EXAMPLES / "cs231n_correct.py")]), ("check", ["--convention", "course"]),
+                    ("autograder", ["--convention", "course"]), ("autograder", ["-o", "x.zip"]),
+                    ("flow", [])]
+
+
+@pytest.mark.parametrize("command,argv", MISSING_REQUIRED)
+def test_a_missing_required_argument_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch, command, argv):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, command, *argv)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith(f"bptt {command}: error: ")
+
+
+@pytest.mark.parametrize("command", list(BASE))
+def test_an_unknown_flag_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, command, *[_fill(a, tmp_path) for a in BASE[command]], "--no-such-flag")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "--no-such-flag" in err, err
 
 
 @pytest.mark.parametrize("command", [c for c, base in BASE.items() if base[:1] == ["rnn"]])
@@ -101,7 +178,7 @@ RUN_TIME_CASES = [
     (["codegen", "rnn", "-o", "/no/such/dir/x.py"], "not a writable file path"),
     (["flow", "--models", "rnn,lstn"], "did you mean 'lstm'?"),
     (["flow"], "expected MODEL|CELLFILE"),
-    (["codegen", "rnn", "-o", ""], "not a writable file path"),
+    (["codegen", "rnn", "-o", ""], "argument -o/--output: expected a file name, got ''"),
     (["train", "rnn", "--data", "/no/such/file.txt"], "no such file"),
     (["verify", "rnn", "--dim", "E=2"], "no dimension beyond D, H, K"),
     (["verify", "rnn", "--H", "100000"], "--H 100000"),

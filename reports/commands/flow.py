@@ -8,7 +8,9 @@ import math
 from pathlib import Path
 
 from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_bias, add_steps, finite_float, model_or_cell, positive_int, seed
+from reports.commands._args import (add_bias, add_json, add_steps, cell_list, check_json_destination, file_name,
+                                   finite_float, model_or_cell, positive_int, refuse_unused_forget_bias, seed,
+                                   write_json_document)
 
 SHOWN_LAGS = (0, 1, 2, 5, 10, 20, 30, 40, 50, 75, 100, 150, 200)
 
@@ -35,35 +37,29 @@ def add_parser(sub) -> None:
                     "(1e-10). Exit 0, 1 if a cross-check fails, 2 unusable input.")
     p.add_argument("cell", metavar="MODEL|CELLFILE", nargs="?", default=None, type=model_or_cell,
                    help="built-in cell (rnn, lstm, gru, …) or a .cell file")
-    p.add_argument("--models", default=None, metavar="A,B,…",
+    p.add_argument("--models", default=None, metavar="A,B,…", type=cell_list,
                    help="several cells side by side, e.g. rnn,lstm,gru (added to MODEL)")
     p.add_argument("--scale", type=_floats, default=None, metavar="S,…",
                    help="factors the initialised recurrent weights are multiplied by (default 1)")
     p.add_argument("--radius", type=_floats, default=None, metavar="R,…",
                    help="instead of --scale: rescale every recurrent matrix to spectral radius R")
     p.add_argument("--init", choices=SCHEMES, default="xavier", help="initialisation (default xavier)")
-    p.add_argument("--forget-bias", type=finite_float, default=1.0,
-                   help="bias of the gate that carries a state (LSTM b_f, GRU b_u; default +1)")
+    p.add_argument("--forget-bias", type=finite_float, default=None,
+                   help="bias of the gate that carries a state (LSTM b_f, GRU b_u; default +1); refused with "
+                        "--no-bias and for cells without such a gate")
     add_steps(p, 60)
     add_bias(p)
     p.add_argument("--H", type=positive_int, default=32, help="hidden size (default 32)")
     p.add_argument("--D", type=positive_int, default=8, help="input size (default 8)")
     p.add_argument("--K", type=positive_int, default=8, help="classes (default 8)")
     p.add_argument("--seed", type=seed, default=0, help="parameters and sequence (default 0)")
-    p.add_argument("--json", action="store_true", help="print one JSON document instead of the tables")
-    p.add_argument("--plot", metavar="FILE.svg|png", default=None, help="save the log-norm vs lag plot")
+    add_json(p, "the measurements (to standard output: instead of the tables)")
+    p.add_argument("--plot", metavar="FILE.svg|png", default=None, type=file_name, help="save the log-norm vs lag plot")
     p.set_defaults(run=run)
 
 
 def _cells(args) -> list[str]:
-    cells = [args.cell] if args.cell else []
-    if args.models:
-        from reports.names import resolve_cell
-
-        try:
-            cells += [resolve_cell(m) for m in args.models.split(",") if m.strip()]
-        except ValueError as err:
-            raise UsageError(f"--models: {err}") from None
+    cells = ([args.cell] if args.cell else []) + (args.models or [])  # --models: resolved by cell_list
     if not cells:
         raise UsageError("expected MODEL|CELLFILE or --models rnn,lstm,…")
     return list(dict.fromkeys(cells))
@@ -80,18 +76,22 @@ def run(args) -> int:
         raise UsageError(f"--plot {args.plot}: expected a .png or .svg file name")
     if args.plot and not Path(args.plot).parent.exists():
         raise UsageError(f"--plot {args.plot}: the directory does not exist")
+    check_json_destination(args.json)
+    try:
+        recurrences = [load_recurrence(spec, bias=args.bias) for spec in _cells(args)]
+    except CellError as err:
+        raise UsageError(str(err)) from None
+    if args.forget_bias is not None:
+        refuse_unused_forget_bias(args.bias, recurrences)
+    forget_bias = 1.0 if args.forget_bias is None else args.forget_bias
     runs = []
-    for spec in _cells(args):
-        try:
-            rec = load_recurrence(spec, bias=args.bias)
-        except CellError as err:
-            raise UsageError(str(err)) from None
+    for rec in recurrences:
         settings = ([dict(radius=r) for r in args.radius] if args.radius else
                     [dict(factor=s) for s in (args.scale or [1.0])])
         for setting in settings:
             try:
                 runs.append(measure_flow(rec, D=args.D, H=args.H, K=args.K, T=args.T, init=args.init,
-                                         seed=args.seed, forget_bias=args.forget_bias, **setting))
+                                         seed=args.seed, forget_bias=forget_bias, **setting))
             except ValueError as err:
                 raise UsageError(str(err)) from None
     if args.plot:
@@ -100,10 +100,10 @@ def run(args) -> int:
     passed = all(r.passed for r in runs)
     if args.json:
         doc = {"settings": {"T": args.T, "H": args.H, "D": args.D, "K": args.K, "seed": args.seed,
-                            "init": args.init, "forget_bias": args.forget_bias},
+                            "init": args.init, "forget_bias": forget_bias},
                "runs": [r.as_dict() for r in runs], "passed": passed}
-        print(json.dumps(doc, indent=1))
-    else:
+        write_json_document(args.json, json.dumps(doc, indent=1))
+    if args.json != "-":
         _print_tables(runs, args)
         if args.plot:
             print(f"wrote {args.plot}")
