@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, AttributeError):  # a stream without a descriptor (tests)
             pass
         return EXIT_BROKEN_PIPE
+    except SystemExit:
+        if getattr(sys.stdout, "broken", False):  # Rich's answer to a broken pipe is SystemExit(1)
+            return EXIT_BROKEN_PIPE
+        raise
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

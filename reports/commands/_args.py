@@ -198,7 +198,7 @@ def json_destination(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"expected a file name or - (standard output), got {text!r}")
     if Path(text).suffix.lower() in NOT_JSON:
-        raise argparse.ArgumentTypeError(f"{text} is a {Path(text).suffix} file; expected a file for the JSON "
+        raise argparse.ArgumentTypeError(f"{text} is a {Path(text).suffix.lower()} file; expected a file for the JSON "
                                          "document (e.g. report.json) or - for standard output")
     from derive.cellfile import BUILTIN  # SymPy-free
     from reports.names import normalise

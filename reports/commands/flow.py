@@ -122,7 +122,10 @@ def _print_tables(runs, args) -> None:
 
     console = Console()
     summary = Table(title=f"gradient flow: T={args.T}, H={args.H}, init={args.init}, seed={args.seed}")
-    for col in ("cell", "scale", "Jacobians", "ρ(V)", "γ‖V‖₂", "regime", f"cross-checks (≤ {TOLERANCE:g})"):
+    # a cell's name is never cut ("gru-reset-after"); the other columns wrap between words (their
+    # headers are short enough for the table to fit 80 columns with the longest built-in name)
+    summary.add_column("cell", no_wrap=True, min_width=max(len(r.model) for r in runs))
+    for col in ("scale", "Jacobians", "ρ(V)", "γ‖V‖₂", "regime", f"checks (≤ {TOLERANCE:g})"):
         summary.add_column(col)
     for r in runs:
         f = r.flow
@@ -135,25 +138,50 @@ def _print_tables(runs, args) -> None:
                         ("[green]ok[/] " if r.passed else "[red]FAILED[/] ") + check)
     console.print(summary)
     lags = [lag for lag in SHOWN_LAGS if 0 < lag <= args.T]
-    table = Table(title="norms by lag T − k", caption="bound: (γ‖V‖₂)^(T−k); Π gate: max over units of the "
-                  "product of forget gates f_j (LSTM) or update gates u_j (GRU), j = k+1 … T")
-    # a narrow terminal wraps the cell's name ("lstm ×1") rather than cut a norm's label or a number
-    table.add_column("cell")
-    table.add_column("quantity", no_wrap=True, min_width=len("‖∂h_T/∂h_k‖_F"))
-    for lag in lags:
-        table.add_column(str(lag), justify="right", no_wrap=True)
-    for r in runs:
-        f = r.flow
-        rows = [("‖∂h_T/∂h_k‖₂", f.spectral), ("  bound", f.bound), ("‖∂h_T/∂h_k‖_F", f.frobenius),
-                ("‖∂E_T/∂h_k‖₂", f.dE_dh), ("‖∂E_T/∂c_k‖₂", f.dE_dc), ("Π gate", f.carry)]
-        first = True
-        for label, values in rows:
-            if values is None:
-                continue
-            table.add_row(f"{r.model} {_scale(r)}" if first else "", label, *[_e(values[lag]) for lag in lags])
-            first = False
-        table.add_section()
-    console.print(table)
+    labels = [f"{r.model} {_scale(r)}" for r in runs]
+    # the cell column wraps between words, never inside one ("gru-reset-after" stays whole)
+    cell_width = max(len(word) for label in labels for word in label.split())
+    chunks = _lag_chunks(lags, console.width, cell_width)
+    caption = ("bound: (γ‖V‖₂)^(T−k); Π gate: max over units of the product of forget gates f_j (LSTM) or "
+               "update gates u_j (GRU), j = k+1 … T")
+    for n, chunk in enumerate(chunks):
+        # a narrow terminal gets the lags in several tables rather than numbers cut short
+        title = "norms by lag T − k" + (f" (continued, {n + 1} of {len(chunks)})" if n else "")
+        table = Table(title=title, caption=caption if n == len(chunks) - 1 else None)
+        table.add_column("cell", min_width=cell_width)
+        table.add_column("quantity", no_wrap=True, min_width=QUANTITY_WIDTH)
+        for lag in chunk:
+            table.add_column(str(lag), justify="right", no_wrap=True)
+        for r, label in zip(runs, labels):
+            f = r.flow
+            rows = [("‖∂h_T/∂h_k‖₂", f.spectral), ("  bound", f.bound), ("‖∂h_T/∂h_k‖_F", f.frobenius),
+                    ("‖∂E_T/∂h_k‖₂", f.dE_dh), ("‖∂E_T/∂c_k‖₂", f.dE_dc), ("Π gate", f.carry)]
+            first = True
+            for name, values in rows:
+                if values is None:
+                    continue
+                table.add_row(label if first else "", name, *[_e(values[lag]) for lag in chunk])
+                first = False
+            table.add_section()
+        console.print(table)
+
+
+#: the widest label of the quantity column, ‖∂h_T/∂h_k‖_F; a norm is printed as 1.23e-04
+QUANTITY_WIDTH, NUMBER_WIDTH = len("‖∂h_T/∂h_k‖_F"), len("1.23e-04")
+
+
+def _lag_chunks(lags: list[int], width: int, cell_width: int) -> list[list[int]]:
+    """The lags in groups whose table fits ``width`` columns (each column: its text, 2 spaces of padding
+    and a border; at least one lag per table).
+
+    >>> _lag_chunks([1, 2, 5, 10, 20, 30, 40, 50], 80, 3)
+    [[1, 2, 5, 10, 20], [30, 40, 50]]
+    >>> _lag_chunks([1, 2, 5], 200, 3)
+    [[1, 2, 5]]
+    """
+    fixed = 1 + (cell_width + 3) + (QUANTITY_WIDTH + 3)
+    per_table = max(1, (width - fixed) // (NUMBER_WIDTH + 3))
+    return [lags[i:i + per_table] for i in range(0, len(lags), per_table)] or [[]]
 
 
 def _scale(r) -> str:

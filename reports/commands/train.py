@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
                     "targets are masked except where the task asks, and reports held-out accuracy. "
                     "Exit 0, 1 if the run diverged (or a task was not solved), 2 unusable input.")
     p.add_argument("cell", metavar="MODEL|CELLFILE", type=model_or_cell, help="built-in cell (rnn, lstm, gru, …) or a .cell file")
-    p.add_argument("--data", metavar="FILE", default=None, type=existing_file, help="UTF-8 text to train on (default: generated)")
+    p.add_argument("--data", metavar="FILE", default=None, type=file_name, help="UTF-8 text to train on (default: generated)")
     p.add_argument("--task", choices=TASKS, default=None, help="a synthetic long-lag task instead of text")
     p.add_argument("--lag", type=positive_int, default=50, help="the task's lag L (default 50)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default adam")
@@ -142,24 +142,40 @@ def _progress(steps: int, quiet: bool):
 def _report(result, written) -> None:
     h, n = result.history, result.numbers
     s = result.settings
-    print(f"{result.model}: {len(h.loss)} steps, {s['optimizer']} lr {s['lr']:g}, clip-norm {s['clip_norm']}, "
-          f"clip-value {s['clip_value']}, init {s['init']}, hidden {s['hidden']}, seed {s['seed']}")
+    say = _wrapped_printer()
+    say(f"{result.model}: {len(h.loss)} steps, {s['optimizer']} lr {s['lr']:g}, clip-norm {s['clip_norm']}, "
+        f"clip-value {s['clip_value']}, init {s['init']}, hidden {s['hidden']}, seed {s['seed']}")
     if h.diverged_at is not None:
-        print(f"DIVERGED at step {h.diverged_at}: loss {h.loss[-1]:.4g} (first step {h.loss[0]:.4g}; diverged means "
-              f"non-finite or above 10× the first loss), largest gradient norm {max(h.grad_norm):.3g}; "
-              "try --clip-norm or a smaller --lr")
-    print(f"{h.tokens_per_second:,.0f} tokens/s ({h.tokens:,} loss terms in {h.seconds:.1f} s)")
+        say(f"DIVERGED at step {h.diverged_at}: loss {h.loss[-1]:.4g} (first step {h.loss[0]:.4g}; diverged means "
+            f"non-finite or above 10× the first loss), largest gradient norm {max(h.grad_norm):.3g}; "
+            "try --clip-norm or a smaller --lr")
+    say(f"{h.tokens_per_second:,.0f} tokens/s ({h.tokens:,} loss terms in {h.seconds:.1f} s)")
     if result.kind == "lm":
         ratio = n["final_loss"] / n["unigram_entropy"]
-        print(f"loss {n['final_loss']:.3f} nats/char (mean of the last 10% of steps) vs unigram entropy "
-              f"{n['unigram_entropy']:.3f}: {ratio:.0%} of it ({n['characters']:,} characters, "
-              f"{n['vocabulary']} distinct)")
+        say(f"loss {n['final_loss']:.3f} nats/char (mean of the last 10% of steps) vs unigram entropy "
+            f"{n['unigram_entropy']:.3f}: {ratio:.0%} of it ({n['characters']:,} characters, "
+            f"{n['vocabulary']} distinct)")
         if result.sample:
             print("sample:\n" + result.sample)
     else:
         verdict = "SOLVED" if n["solved"] else "NOT solved"
-        print(f"{n['task']} at lag {n['lag']}: held-out accuracy {n['accuracy']:.1%} (chance {n['chance']:.0%}, "
-              f"solved at ≥ 90%): {verdict}; final loss {n['final_loss']:.3f}")
+        say(f"{n['task']} at lag {n['lag']}: held-out accuracy {n['accuracy']:.1%} (chance {n['chance']:.0%}, "
+            f"solved at ≥ 90%): {verdict}; final loss {n['final_loss']:.3f}")
     for path in written:
-        print(f"wrote {path}")
+        say(f"wrote {path}")
     sys.stdout.flush()
+
+
+def _wrapped_printer():
+    """print, with lines wrapped between words to the terminal's width (COLUMNS; 80 in a file) and
+    continued two spaces in: a terminal would otherwise break them mid-word."""
+    import shutil
+    import textwrap
+
+    wrap = textwrap.TextWrapper(width=shutil.get_terminal_size((80, 24)).columns, subsequent_indent="  ",
+                                break_long_words=False, break_on_hyphens=False)
+
+    def say(text: str) -> None:
+        print("\n".join(wrap.wrap(text)))
+
+    return say
