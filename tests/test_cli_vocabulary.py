@@ -600,3 +600,14 @@ def test_a_reader_leaving_the_pipe_is_exit_141_without_a_traceback(capsys, monke
         os.close(reader.fd)
     err = capsys.readouterr().err
     assert code == 141 and "Traceback" not in err and err == ""
+
+
+@pytest.mark.parametrize("command", [None, *BASE])
+def test_help_at_eighty_columns_breaks_lines_between_words_only(capsys, monkeypatch, command):
+    """argparse's own wrapping breaks at hyphens: ``./bptt-`` / ``summary.json``, ``--no-`` / ``bias``."""
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run(capsys, *([command] if command else []), "--help")
+    assert code == 0 and out.count("\n") > 3
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert [line for line in lines if re.search(r"\w-$", line)] == []

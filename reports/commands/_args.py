@@ -209,11 +209,12 @@ def json_destination(text: str) -> str:
     return text
 
 
-def add_json(p: argparse.ArgumentParser, what: str, dest: str = "json") -> None:
+def add_json(p: argparse.ArgumentParser, what: str, on_stdout: str, dest: str = "json") -> None:
     """--json [FILE], the same in every command with a JSON document: FILE, or standard output when
-    there is no FILE or it is ``-``."""
+    there is no FILE or it is ``-`` (``on_stdout``: what happens to the usual output then)."""
     p.add_argument("--json", dest=dest, nargs="?", const="-", default=None, type=json_destination,
-                   metavar="FILE", help=f"{what} as JSON: to FILE, or to standard output (no FILE, or -)")
+                   metavar="FILE", help=f"{what} as JSON, to FILE or, with no FILE or -, to standard output "
+                                        f"({on_stdout})")
 
 
 def write_json_document(destination: str, text: str) -> None:

@@ -32,7 +32,8 @@ def add_parser(subparsers) -> None:
                                                   "convention's; cs231n: rnn,lstm)")
     p.add_argument("--adapter", default=None, type=existing_file,
                    help="the instructor's adapter file (--convention adapter)")
-    add_json(p, "the report (with --batch: the summary, default ./bptt-summary.json)", dest="json_out")
+    add_json(p, "the report (with --batch: the summary, default ./bptt-summary.json)",
+             "the terminal report then goes to standard error", dest="json_out")
     p.add_argument("--gradescope", default=None, type=file_name, metavar="OUT",
                    help="write Gradescope's results.json to OUT (- for standard output)")
     p.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per call (default 10)")

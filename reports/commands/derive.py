@@ -28,7 +28,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--truncate", metavar="k", type=positive_int, default=None,
                    help="truncated BPTT: each E_t reaches back at most k steps")
     p.add_argument("--format", choices=FORMATS, default=None, help="output format (default text)")
-    add_json(p, "the derivation (the document of --format json)")
+    add_json(p, "the derivation", "as --format json")
     p.add_argument("--fragment", action="store_true", help="with --format latex: no preamble, for \\input")
     p.add_argument("--certify", action="store_true",
                    help="check the derivation against SymPy diff of the explicit loss (small sizes)")

@@ -53,7 +53,7 @@ def add_parser(sub) -> None:
     p.add_argument("--D", type=positive_int, default=8, help="input size (default 8)")
     p.add_argument("--K", type=positive_int, default=8, help="classes (default 8)")
     p.add_argument("--seed", type=seed, default=0, help="parameters and sequence (default 0)")
-    add_json(p, "the measurements (to standard output: instead of the tables)")
+    add_json(p, "the measurements", "in place of the tables")
     p.add_argument("--plot", metavar="FILE.svg|png", default=None, type=file_name, help="save the log-norm vs lag plot")
     p.set_defaults(run=run)
 

@@ -54,7 +54,7 @@ def add_parser(sub) -> None:
                    help="write history.json, curves.png, checkpoint.npz, sample.txt here")
     p.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="N",
                    help="also write --out DIR/checkpoint-<step>.npz every N steps")
-    add_json(p, "the result (to standard output: instead of the report, and no progress bar)")
+    add_json(p, "the result", "in place of the report and the progress bar")
     p.set_defaults(run=run)
 
 

@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
     add_truncate_and_bias(p, "truncated BPTT: each E_t sends its gradient back at most k steps")
     add_layers(p)
     add_bidirectional(p)
-    add_json(p, "the verification (to standard output: instead of the tables)")
+    add_json(p, "the verification", "in place of the tables")
     p.add_argument("--force", action="store_true",
                    help="run even when the estimated memory or time is beyond the guard (exit 2 otherwise)")
     p.set_defaults(run=run)
