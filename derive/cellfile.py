@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from derive.errors import CellError
-from derive.function_names import KNOWN, VECTOR
-
-PREV = "_prev"
+from derive.functions import KNOWN, VECTOR
+from derive.naming import PREV, current, is_previous, previous
 _IDENT = r"[A-Za-z][A-Za-z0-9_]*"
 #: names the derivation's notation gives a meaning (docs/cells.md, "Reserved names"); x and o only as
 #: the input's and the target's names
@@ -184,7 +183,7 @@ class Cell:
     def shape(self, name: str) -> tuple[str, str]:
         """Shape of any parameter, input, target, state (or ``<state>_prev``) or node."""
         for d in (self.input, self.target, *self.params, *self.states):
-            if name in (d.name, d.name + PREV):
+            if name in (d.name, previous(d.name)):
                 return d.shape
         return self.node(name).shape
 
@@ -422,7 +421,7 @@ class _CellBuilder:
             raise self.err(no, f"syntax error in '{kind}' declaration", forms[kind])
         name, rows, cols, rest = m["name"], m["rows"], m["cols"] or "1", m["rest"].split()
         col = line.index(name, len(kind)) + 1
-        if not re.fullmatch(_IDENT, name) or name.endswith(PREV):
+        if not re.fullmatch(_IDENT, name) or is_previous(name):
             raise self.err(no, f"bad name {name!r}", f"an identifier not ending in '{PREV}'", col)
         if name in self.decls or name in self.dims:
             raise self.err(no, f"{name!r} is declared twice", "one declaration per name", col)
@@ -479,7 +478,7 @@ class _CellBuilder:
         shapes: dict[str, tuple[str, str]] = {}
         for d in self.decls.values():
             if d.kind != "target":
-                shapes[d.name if d.kind != "state" else d.name + PREV] = d.shape
+                shapes[d.name if d.kind != "state" else previous(d.name)] = d.shape
         defined_line: dict[str, int] = {}
         used: set[str] = set()
         nodes: list[Node] = []
@@ -490,7 +489,7 @@ class _CellBuilder:
             if name in self.decls and self.decls[name].kind != "state":
                 raise self.err(no, f"{name!r} is a {self.decls[name].kind} and cannot be assigned",
                                "a new name or a state name on the left of '='", 1)
-            if name.endswith(PREV) or name in self.dims:
+            if is_previous(name) or name in self.dims:
                 raise self.err(no, f"{name!r} cannot be assigned", "a new identifier (not a dimension, not *_prev)", 1)
             if name not in states and (why := reserved_reason(name, "equation")) is not None:
                 raise self.err(no, f"{name!r} is {why}", _RESERVED_HINT, 1)
@@ -619,8 +618,8 @@ class _CellBuilder:
                 hint = ""
                 if e.id in self.decls and self.decls[e.id].kind == "state":
                     hint = f" (use {e.id}{PREV} for the previous step's value, or define {e.id} first)"
-                elif e.id.endswith(PREV):
-                    hint = f" ({e.id[:-len(PREV)]!r} is not a declared state)"
+                elif is_previous(e.id):
+                    hint = f" ({current(e.id)!r} is not a declared state)"
                 raise self.err(no, f"undefined symbol {e.id!r}{hint}",
                                "a declared parameter, input, state_prev or a quantity defined above", e.col)
             return shapes[e.id]

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from derive.cellfile import PREV, Bin, Call, Name, Neg, Num, names_in, to_text
+from derive.cellfile import Bin, Call, Name, Neg, Num, names_in, to_text
+from derive.naming import current, is_previous, previous
 from derive.errors import CellError
 
 
@@ -119,8 +120,8 @@ def stacked_text(b, layers: int) -> str:
         def f(name):
             if name == inp.name and layer > 1:
                 return layer_name(out, layer - 1)  # the layer below, this step
-            if name.endswith(PREV) and name[: -len(PREV)] in states:
-                return layer_name(name[: -len(PREV)], layer) + PREV
+            if is_previous(name) and current(name) in states:
+                return previous(layer_name(current(name), layer))
             return layer_name(name, layer) if name in own else name
         return f
 
