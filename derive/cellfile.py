@@ -320,16 +320,21 @@ def parse(text: str, path: str = "<string>", bias: bool = True, name: str | None
     Raises:
         CellError: with the line number and what was expected.
     """
-    b = _CellBuilder(text, path, bias, name)
-    if layers is not None:
-        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
-            raise CellError(path, 0, f"layers: got {layers!r}", "an integer >= 1")
-        b.requested_layers = layers
-    return b.build()
+    if layers is not None and (isinstance(layers, bool) or not isinstance(layers, int) or layers < 1):
+        raise CellError(path, 0, f"layers: got {layers!r}", "an integer >= 1")
+    return _CellBuilder(text, path, bias, name, requested_layers=layers).build()
 
 
 class _CellBuilder:
-    def __init__(self, text, path, bias, name):
+    """Reads a cell file line by line (pass 1), then checks and normalises it into a :class:`Cell` (pass 2).
+
+    Attributes (pass 1, as written): ``name``, ``description`` (the leading comment), ``dims`` and the
+    line declaring them, ``decls`` by name, ``equations`` as (name, tree, line), ``loss`` as
+    (prediction, target, line, kind), ``layers`` and its line (0: no ``layers`` line);
+    ``requested_layers``: the caller's layer count (None: the file's).
+    """
+
+    def __init__(self, text, path, bias, name, requested_layers: int | None = None):
         self.lines = text.splitlines()
         self.path, self.bias = path, bias
         self.name = name or Path(path).stem
@@ -337,17 +342,16 @@ class _CellBuilder:
         self.dims: list[str] = []
         self.decls: dict[str, Decl] = {}
         self.equations: list[tuple[str, object, int]] = []
-        self.loss: tuple[str, str, int] | None = None
+        self.loss: tuple[str, str, int, str] | None = None
         self.dims_line = 0
         self.layers, self.layers_line = 1, 0
+        self.requested_layers = requested_layers
 
     def err(self, lineno, message, expected="", column=0):
         src = self.lines[lineno - 1].rstrip() if 0 < lineno <= len(self.lines) else ""
         return CellError(self.path, lineno, message, expected, src, column)
 
     # -- pass 1: read every line ---------------------------------------------------------------
-    requested_layers: int | None = None
-
     def build(self) -> Cell:
         self.read()
         if self.requested_layers is not None:

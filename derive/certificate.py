@@ -224,7 +224,9 @@ class _Deadline:
 
     def __init__(self, seconds: float | None, what: str):
         self.seconds, self.what = seconds, what
-        self._lock = threading.Lock()
+        self._end: float | None = None  # perf_counter() when the budget is spent
+        self._thread = 0  # the certifying thread's id
+        self._lock = threading.Lock()  # between the timer (arms/fires) and the certifying thread (disarms)
         self._armed = False
         self._timer: threading.Timer | None = None
 
