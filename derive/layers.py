@@ -10,6 +10,11 @@ Naming: a parameter, state or equation of layer ℓ gets the suffix ``_ℓ`` (``
 just ``ℓ`` when its name already has a subscript (``U_f1``, ``b_gh2``, ``a_f1``), so the display keeps one
 subscript group: U₁, h_{2,t}, U_{f1}. Initial states are ``h0_1``, ``c0_2``, … . The output layer's
 parameters (W, c) and the prediction keep their names: there is one output layer.
+
+>>> from derive import load_cell
+>>> cell = load_cell("rnn", layers=2)
+>>> cell.param_names, cell.state_names
+(('U_1', 'V_1', 'b_1', 'U_2', 'V_2', 'b_2', 'W', 'c'), ('h_1', 'h_2'))
 """
 
 from __future__ import annotations

@@ -21,12 +21,17 @@ def modules(package: str, skip=()) -> list[str]:
     return names
 
 
-def loaded_after(code: str) -> set[str]:
-    """The top-level packages in sys.modules after running ``code`` in a fresh interpreter."""
-    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
+def modules_after(code: str) -> set[str]:
+    """Every module in sys.modules after running ``code`` in a fresh interpreter."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return set(json.loads(proc.stdout.splitlines()[-1]))
+
+
+def loaded_after(code: str) -> set[str]:
+    """The top-level packages in sys.modules after running ``code`` in a fresh interpreter."""
+    return {m.split(".")[0] for m in modules_after(code)}
 
 
 def import_all(names) -> str:
@@ -46,6 +51,11 @@ LAYERS = [
 def test_a_layer_loads_nothing_above_it(layer, names, forbidden):
     assert len(names) > 5
     assert loaded_after(import_all(names)) & forbidden == set()
+
+
+def test_importing_the_cell_parser_loads_no_sympy():
+    """The bar of issue 12: ``python -X importtime -c "import derive.cellfile"`` shows no SymPy."""
+    assert {"sympy", "mpmath"} & loaded_after("import derive.cellfile") == set()
 
 
 def test_parsing_every_cell_file_loads_no_sympy():
@@ -86,6 +96,17 @@ def test_reference_models_share_no_code_with_the_oracles(path):
     allowed = ("__future__.", "numpy", "dataclasses.", "typing.", "functools.", "collections.abc.",
                "numeric.activations.", "numeric.validation", "numeric.models.")
     assert [m for m in imported if not m.startswith(allowed)] == []
+
+
+def test_reference_models_reach_no_oracle_through_their_imports():
+    """The same by the import graph: everything importing the models loads, transitively, stays outside
+    the oracles (finite differences, complex step, stacked perturbations) and the checker."""
+    names = modules("numeric/models")
+    loaded = {m for m in modules_after(import_all(names)) if m.split(".")[0] == "numeric"}
+    allowed = {"numeric", "numeric.activations", "numeric.validation", *names}
+    assert loaded - allowed == set()
+    assert not any("stack_rows" in path.read_text(encoding="utf-8")
+                   for path in (ROOT / "numeric/models").glob("*.py"))  # the oracle's batching helper
 
 
 def test_commands_do_not_import_the_cli_that_imports_them():
