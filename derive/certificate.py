@@ -28,7 +28,7 @@ from sympy import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixSymbol,
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from derive.cellfile import Call, Cell, Name, Neg, Num
-from derive.functions import entry_of, sympy_function
+from derive.functions import REGISTRY, entry_of, sympy_function
 from derive.naming import adjoint, incoming, previous
 from derive.program import Softmax, adjoint_program
 
@@ -83,9 +83,10 @@ class Certificate:
 
 
 class _Opaque(sp.Function):
-    """exp/tanh/log for the explicit loss: SymPy's own ask whether a huge argument is real when built
-    (exp.eval → tanh._eval_is_real → Mod → gcd → expand: minutes for a cell with relu, exp and tanh
-    together). These differentiate the same way and evaluate only when their argument is a number."""
+    """SymPy's own functions (exp, tanh, log) for the explicit loss: SymPy's own ask whether a huge
+    argument is real when built (exp.eval → tanh._eval_is_real → Mod → gcd → expand: minutes for a cell
+    with relu, exp and tanh together). These differentiate the same way and evaluate only when their
+    argument is a number."""
 
     @classmethod
     def eval(cls, x):
@@ -95,18 +96,16 @@ class _Opaque(sp.Function):
         return self._numeric(self.args[0].evalf(prec))
 
 
-class _exp(_Opaque):  # noqa: N801
-    _numeric = staticmethod(sp.exp)
+def _opaque(entry):
+    """The opaque stand-in of a registry function SymPy defines itself (named ``_<name>``, e.g. ``_tanh``):
+    its derivative is SymPy's, written in the function's own value (tanh′ = 1 − tanh²)."""
+    x, y = sp.Dummy("x"), sp.Dummy("y")
+    derivative = sp.diff(entry.sympy(x), x).subs(entry.sympy(x), y)
 
     def fdiff(self, argindex=1):
-        return self
+        return derivative.xreplace({y: self, x: self.args[0]})
 
-
-class _tanh(_Opaque):  # noqa: N801
-    _numeric = staticmethod(sp.tanh)
-
-    def fdiff(self, argindex=1):
-        return 1 - self ** 2
+    return type(f"_{entry.name}", (_Opaque,), {"_numeric": staticmethod(entry.sympy), "fdiff": fdiff})
 
 
 class _log(_Opaque):  # noqa: N801
@@ -116,8 +115,9 @@ class _log(_Opaque):  # noqa: N801
         return 1 / self.args[0]
 
 
-#: the explicit loss's own exp and tanh (see _Opaque); every other function is the registry's
-_OPAQUE = {"exp": _exp, "tanh": _tanh}
+#: the explicit loss's stand-ins for the registry's functions that are SymPy's own (see _Opaque)
+_OPAQUE = {entry.name: _opaque(entry) for entry in REGISTRY.values() if entry.callable and entry.builtin}
+_exp = _OPAQUE["exp"]  # the softmax of the explicit loss is written with it
 
 
 def _explicit(e, env, shape):
