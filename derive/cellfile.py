@@ -621,7 +621,7 @@ class _CellBuilder:
             if e.id not in shapes:
                 hint = ""
                 if e.id in self.decls and self.decls[e.id].kind == "state":
-                    hint = f" (use {e.id}{PREV} for the previous step's value, or define {e.id} first)"
+                    hint = f" (use {previous(e.id)} for the previous step's value, or define {e.id} first)"
                 elif is_previous(e.id):
                     hint = f" ({current(e.id)!r} is not a declared state)"
                 raise self.err(no, f"undefined symbol {e.id!r}{hint}",
