@@ -467,6 +467,23 @@ class _CellBuilder:
 
     # -- pass 2: check and normalise --------------------------------------------------------------
     def _check(self) -> Cell:
+        """Pass 2 in its phases: declarations, equations (into nodes), the loss line, nothing unused."""
+        by_kind = self._check_declarations()
+        dropped = tuple(d.name for d in by_kind["param"] if d.bias and not self.bias)
+        states = {d.name: d for d in by_kind["state"]}
+        target = by_kind["target"][0]
+        nodes, defined_line, used = self._nodes(states, target, dropped)
+        pred, kind, pred_node = self._check_loss(nodes, defined_line, states, target)
+        self._check_all_used(by_kind, states, defined_line, used, dropped, pred)
+        return Cell(
+            name=self.name, description=_without_terms(self.description, dropped), path=self.path, dims=tuple(self.dims),
+            input=by_kind["input"][0], target=target, params=tuple(p for p in by_kind["param"] if p.name not in dropped),
+            states=tuple(by_kind["state"]), nodes=tuple(nodes), softmax=pred,
+            logits=pred if kind != "cross_entropy" else pred_node.expr.arg.id, bias=self.bias, dropped=dropped,
+            source=tuple(self.lines), loss=kind)
+
+    def _check_declarations(self) -> dict[str, list[Decl]]:
+        """Dims, one input, one target, at least one state and a loss line; the declarations by kind."""
         if not self.dims:
             raise self.err(0, "no 'dims' line", "'dims D H K' before the declarations")
         by_kind = {k: [d for d in self.decls.values() if d.kind == k] for k in ("param", "input", "target", "state")}
@@ -477,8 +494,11 @@ class _CellBuilder:
             raise self.err(0, "no 'state' declaration", "at least one 'state NAME : ROWS'")
         if self.loss is None:
             raise self.err(0, "no 'loss' line", "'loss cross_entropy(ohat, o)' after the equations")
-        dropped = tuple(d.name for d in by_kind["param"] if d.bias and not self.bias)
+        return by_kind
 
+    def _nodes(self, states, target, dropped) -> tuple[list[Node], dict[str, int], set[str]]:
+        """Every equation checked (name, shape) and normalised into nodes; where each quantity is defined
+        and every name the equations read."""
         shapes: dict[str, tuple[str, str]] = {}
         for d in self.decls.values():
             if d.kind != "target":
@@ -486,9 +506,6 @@ class _CellBuilder:
         defined_line: dict[str, int] = {}
         used: set[str] = set()
         nodes: list[Node] = []
-        states = {d.name: d for d in by_kind["state"]}
-        target = by_kind["target"][0]
-
         for name, expr, no in self.equations:
             if name in self.decls and self.decls[name].kind != "state":
                 raise self.err(no, f"{name!r} is a {self.decls[name].kind} and cannot be assigned",
@@ -510,7 +527,10 @@ class _CellBuilder:
             defined_line[name] = no
             shapes[name] = shape
             nodes.extend(self._normalise(name, expr, shape, no, shapes))
+        return nodes, defined_line, used
 
+    def _check_loss(self, nodes, defined_line, states, target) -> tuple[str, str, Node]:
+        """The loss line against the equations: (prediction, loss kind, the prediction's node)."""
         pred, tgt, loss_no, kind = self.loss
         if tgt != target.name:
             raise self.err(loss_no, f"unknown target {tgt!r}", f"the declared target {target.name!r}")
@@ -529,7 +549,11 @@ class _CellBuilder:
         if pred_node.shape != target.shape:
             raise self.err(loss_no, f"shape mismatch: {pred!r} is {_fmt(pred_node.shape)}, "
                            f"target {tgt!r} is {_fmt(target.shape)}", "equal shapes")
+        return pred, kind, pred_node
 
+    def _check_all_used(self, by_kind, states, defined_line, used, dropped, pred) -> None:
+        """Every state updated, every parameter and the input read, no name collisions, nothing computed
+        that nothing reads."""
         for s in states.values():
             if s.name not in defined_line:
                 raise self.err(s.line, f"state {s.name!r} is never updated",
@@ -547,12 +571,6 @@ class _CellBuilder:
         inp = by_kind["input"][0]
         if inp.name not in used:
             raise self.err(inp.line, f"input {inp.name!r} is never used", "the input in some equation")
-        return Cell(
-            name=self.name, description=_without_terms(self.description, dropped), path=self.path, dims=tuple(self.dims),
-            input=inp, target=target, params=tuple(p for p in by_kind["param"] if p.name not in dropped),
-            states=tuple(by_kind["state"]), nodes=tuple(nodes), softmax=pred,
-            logits=pred if kind != "cross_entropy" else pred_node.expr.arg.id, bias=self.bias, dropped=dropped,
-            source=tuple(self.lines), loss=kind)
 
     def _check_collisions(self, by_kind, assigned) -> None:
         """Names the generated code derives from others: NAMEs is NAME's all-steps array (z → zs), an
