@@ -82,6 +82,14 @@ class Elementwise:
     np_form: Callable | None = None
     needs: tuple = ()
 
+    def __post_init__(self):
+        if bool(self.builtin) == (self.closed is not None):
+            raise ValueError(f"elementwise function {self.name!r}: give either builtin (SymPy's own function) "
+                             f"or closed (and derivative), not both or neither")
+        if self.numbers not in ("Float", "Number"):
+            raise ValueError(f"elementwise function {self.name!r}: numbers={self.numbers!r}; expected 'Float' "
+                             f"or 'Number'")
+
     @property
     def sympy(self):
         """The SymPy function (built on first use; its ``fdiff`` is the derivative in its own value)."""

@@ -14,7 +14,7 @@ import sympy as sp
 from derive import certify, derive, load_cell
 from derive.codegen import generate
 from derive.codegen.runtime import RUNTIME
-from derive.functions import ELEMENTWISE, KNOWN, NON_ANALYTIC, REGISTRY, entry_of, helpers
+from derive.functions import ELEMENTWISE, KNOWN, NON_ANALYTIC, REGISTRY, Elementwise, entry_of, helpers
 from reports.codegen_verify import verify_generated
 
 CELL_FUNCTIONS = [name for name, entry in REGISTRY.items() if entry.callable]
@@ -89,6 +89,16 @@ def test_entries_are_found_by_class_not_by_name():
     assert entry_of(sp.tanh(a)) is REGISTRY["tanh"]
     with pytest.raises(KeyError, match="not an application of a registered"):
         entry_of(sp.Function("softplus")(a))  # a SymPy function that only shares the name
+
+
+@pytest.mark.parametrize("extra,complaint", [
+    ({}, "either builtin"),
+    ({"builtin": "tanh", "closed": lambda sp, x: sp.tanh(x)}, "not both"),
+    ({"closed": lambda sp, x: x, "numbers": "Integer"}, "expected 'Float' or 'Number'"),
+])
+def test_a_malformed_entry_is_refused_when_written(extra, complaint):
+    with pytest.raises(ValueError, match=complaint):
+        Elementwise("f", "np.f", "f", "f", "why", lambda mp, v: v, **extra)
 
 
 def test_softplus_does_not_overflow():
