@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy import Identity, MatAdd, MatMul, MatrixSymbol
 
-from derive.cellfile import PREV, Cell, names_in
+from derive import naming
+from derive.cellfile import Cell, names_in
 from derive.display import DisplayConverter, outer
 from derive.functions import REGISTRY
 from derive.notation import (AbsVal, Equals, Fn, Geq, Leq, Neg, Norm, Outer, Paren, Partial, PartialOp, Power, Prime,
                              Prose, Q, Sq, SumOver, Times, TProd, TSum, Tr, latex, plus, times, unicode)
-from derive.program import NEXT, AdjointProgram, Assign, _Builder, adjoint_program, local
+from derive.program import AdjointProgram, Assign, _Builder, adjoint_program, local
 
 t_, k_, j_ = sp.symbols("t k j", integer=True)
 T_ = sp.Symbol("T", integer=True, positive=True)
@@ -139,7 +140,7 @@ def _total_jacobian(cell: Cell, b: _Builder, target: str, source: str):
             inner = jacobian(inp)
             if inner is None:
                 continue
-            loc = local(b, nodes[name], inp, b.S("d" + name, name))
+            loc = local(b, nodes[name], inp, b.S(naming.adjoint(name), name))
             edge = Identity(b.S(name).shape[0]) if loc.identity else loc.jacobian
             if edge is None:
                 continue
@@ -309,7 +310,7 @@ def _local_derivatives(w: _Writing) -> None:
         for inp in sorted(names_in(node.expr), key=lambda n: (order.get(n, -1), n)):
             if inp in cell.param_names or inp == cell.input.name:
                 continue
-            loc = local(w.builder, node, inp, w.program.symbols["d" + node.name])
+            loc = local(w.builder, node, inp, w.program.symbols[naming.adjoint(node.name)])
             if loc.identity:
                 jac = sp.Integer(1)
             elif loc.jacobian is not None:
@@ -317,7 +318,7 @@ def _local_derivatives(w: _Writing) -> None:
             else:
                 continue
             rule, why = loc.rule, _local_why(loc.rule)
-            if inp.endswith(PREV) and inp[: -len(PREV)] == node.name and rule == "product rule":
+            if naming.is_previous(inp) and naming.current(inp) == node.name and rule == "product rule":
                 rule = "cell-state carry"
                 why = "SymPy differentiates the product with the gates held fixed: the memory is carried by this factor"
             S.add(rule, (Partial(show.quantity(node.name, t_), show.quantity(inp, t_)), jac), why)
@@ -339,14 +340,14 @@ def _local_why(rule: str) -> str:
 def _state_jacobian(w: _Writing, state: str) -> None:
     """∂s_t/∂s_{t−1} along every path through the step (skipped when long or the same as a one-edge step)."""
     cell, show, S = w.cell, w.show, w.steps
-    J = _total_jacobian(cell, w.builder, state, state + PREV)
+    J = _total_jacobian(cell, w.builder, state, naming.previous(state))
     if J is None:
         return
     disp = show.convert(J, t_)
-    lhs = Partial(show.quantity(state, t_), show.quantity(state + PREV, t_))
+    lhs = Partial(show.quantity(state, t_), show.quantity(naming.previous(state), t_))
     if len(unicode(disp)) > 150 or S.has((lhs, disp)):
         return  # too long to read, or the same as the one-edge step above (LSTM's diag(f_t))
-    others = [show.quantity(o.name + PREV, t_) for o in cell.states if o.name != state]
+    others = [show.quantity(naming.previous(o.name), t_) for o in cell.states if o.name != state]
     why = Prose("every path through the step's equations")
     if others:
         why += Prose(", ", *_listed(others), " held fixed")
@@ -370,21 +371,21 @@ def _delta_recursion(w: _Writing) -> None:
     cell, show, S = w.cell, w.show, w.steps
     S.section = "Back through time: the δ recursion (general t)"
     carries = {s: w.backward[w.program.carries[s].name] for s in cell.state_names}
-    from_next = {f"d{s}{NEXT}": show.convert(carries[s].expr, t_ + 1) for s in cell.state_names}
+    from_next = {naming.incoming(s): show.convert(carries[s].expr, t_ + 1) for s in cell.state_names}
     for a in w.program.backward:
         name = a.target.name
-        if name.endswith(PREV) or name == "d" + cell.input.name:
+        if naming.is_previous(name) or name == naming.adjoint(cell.input.name):
             continue
-        users = [show.quantity(n.name, t_) for n in cell.nodes
-                 if name[1:] in names_in(n.expr) and n.fn != "softmax"]
+        primal = naming.primal(name)
+        users = [show.quantity(n.name, t_) for n in cell.nodes if primal in names_in(n.expr) and n.fn != "softmax"]
         why = _why_backward(w, a.rule, users)
-        below = cell.layers > 1 and name[1:] in cell.state_names and any(
-            name[1:] in names_in(n.expr) and n.name != cell.logits for n in cell.nodes)
+        below = cell.layers > 1 and primal in cell.state_names and any(
+            primal in names_in(n.expr) and n.name != cell.logits for n in cell.nodes)
         if below:  # a stacked cell: this state is the input of the layer above
             why += Prose("; δ comes down from the layer above (", *_listed(users), ") as well as back in time")
         S.add(a.rule.split(", ")[0] if a.rule else "chain rule",
               (show.symbol(name, t_, {}), show.convert(a.expr, t_, from_next)), why)
-    carried = [show.adjoint(n.name[1:], T_ + 1) for n in _adjoints_in(carries)]
+    carried = [show.adjoint(naming.primal(n.name), T_ + 1) for n in _adjoints_in(carries)]
     if carried:
         S.add("boundary", (*carried, sp.Integer(0)),
               "nothing arrives from step T + 1: the terms carried from t + 1 vanish at t = T")
@@ -433,7 +434,7 @@ def _truncated_gradients(w: _Writing) -> None:
         g = w.program.grads[p]
         if _output_only(cell, g):
             continue  # E_t reaches z_t only: nothing to truncate
-        per_loss = {n: w.show.adjoint(n[1:], k_, t_) for n in _adjoint_names(g)}
+        per_loss = {n: w.show.adjoint(naming.primal(n), k_, t_) for n in _adjoint_names(g)}
         term = w.show.convert(g.expr, k_, per_loss)
         lo = sp.Max(1, t_ - k + 1)
         S.add("truncated BPTT", (Partial(Q("E"), Q(p)), TSum(TSum(term, k_, lo, t_), t_, 1, T_)),
@@ -453,21 +454,22 @@ def _unrolled(w: _Writing) -> None:
                 terms.append(w.show.convert(g.expr, sp.Integer(t)))
                 continue
             for step in range(t, max(1, t - k + 1) - 1, -1):
-                per_loss = {n: w.show.adjoint(n[1:], sp.Integer(step), sp.Integer(t)) for n in _adjoint_names(g)}
+                per_loss = {n: w.show.adjoint(naming.primal(n), sp.Integer(step), sp.Integer(t))
+                            for n in _adjoint_names(g)}
                 terms.append(w.show.convert(g.expr, sp.Integer(step), per_loss))
-        uses_init = any(s.name.endswith(PREV) for s in g.expr.free_symbols if isinstance(s, MatrixSymbol))
+        uses_init = any(naming.is_previous(s.name) for s in g.expr.free_symbols if isinstance(s, MatrixSymbol))
         S.add("sum over time", (Partial(Q("E"), Q(p)), plus(*terms)),
               "the sum written out, t = T … 1" + ("; the t = 1 term uses the initial state" if uses_init else ""))
 
 
 def _adjoint_names(g: Assign) -> set[str]:
     """The adjoints (d… symbols) a gradient's local term uses."""
-    return {s.name for s in g.expr.free_symbols if isinstance(s, MatrixSymbol) and s.name.startswith("d")}
+    return {s.name for s in g.expr.free_symbols if isinstance(s, MatrixSymbol) and naming.is_adjoint(s.name)}
 
 
 def _output_only(cell: Cell, g: Assign) -> bool:
     """True when a gradient uses only the output layer's adjoint ∂E_t/∂z_t (truncation cannot reach it)."""
-    return _adjoint_names(g) == {"d" + cell.logits} and cell.softmax not in cell.state_names
+    return _adjoint_names(g) == {naming.adjoint(cell.logits)} and cell.softmax not in cell.state_names
 
 
 def _adjoints_in(carries):
@@ -475,7 +477,7 @@ def _adjoints_in(carries):
     seen = {}
     for a in carries.values():
         for sym in sorted(a.expr.free_symbols, key=lambda x: str(x)):
-            if isinstance(sym, MatrixSymbol) and sym.name.startswith("d") and not sym.name.endswith(NEXT):
+            if isinstance(sym, MatrixSymbol) and naming.is_adjoint(sym.name) and not naming.is_incoming(sym.name):
                 seen.setdefault(sym.name, sym)
     return list(seen.values())
 
@@ -495,7 +497,7 @@ def _course_form(cell: Cell) -> tuple[str, str] | None:
     if not node.fn or node.fn == "softmax":
         return None
     a = node.expr.arg.id
-    users = [n.name for n in cell.nodes if s + PREV in names_in(n.expr)]
+    users = [n.name for n in cell.nodes if naming.previous(s) in names_in(n.expr)]
     if users != [a]:
         return None
     return s, a
@@ -535,10 +537,12 @@ def _course_example(w: _Writing, state: str, pre: str) -> None:
     cell, show, S = w.cell, w.show, w.steps
     Tn = sp.Integer(w.T)
     S.section = f"The course's example: {unicode(Q('E', Tn))}, the loss of step T = {w.T}"
-    dz_T = show.convert(w.backward["d" + cell.logits].expr, Tn, {})
-    ds_T = show.convert(w.backward["d" + state].expr, Tn, {"d" + cell.logits: dz_T, f"d{state}{NEXT}": sp.Integer(0)})
+    dz_T = show.convert(w.backward[naming.adjoint(cell.logits)].expr, Tn, {})
+    ds_T = show.convert(w.backward[naming.adjoint(state)].expr, Tn,
+                        {naming.adjoint(cell.logits): dz_T, naming.incoming(state): sp.Integer(0)})
     ex = _Example(state, pre, Tn, Q("E", Tn), show.quantity(state, Tn), show.quantity(cell.softmax, Tn),
-                  show.quantity(cell.logits, Tn), dz_T, ds_T, _total_jacobian(cell, w.builder, state, state + PREV),
+                  show.quantity(cell.logits, Tn), dz_T, ds_T,
+                  _total_jacobian(cell, w.builder, state, naming.previous(state)),
                   tuple(p for p in w.wrt if p in names_in(cell.node(cell.logits).expr)))
     S.add("definition", (ex.E_T, _loss_term(cell, ex.prediction_T, Q(cell.target.name, Tn))),
           f"the loss term of step {w.T}")
@@ -557,7 +561,7 @@ def _course_output_layer(w: _Writing, ex: _Example) -> None:
     """∂E_T/∂W (only the last step's output layer) and ∂E_T/∂s_T."""
     cell, show, S = w.cell, w.show, w.steps
     for p in ex.output_params:
-        value = outer(show.convert(w.program.grads[p].expr, ex.T, {"d" + cell.logits: ex.dz_T}))
+        value = outer(show.convert(w.program.grads[p].expr, ex.T, {naming.adjoint(cell.logits): ex.dz_T}))
         chain = times(Partial(ex.E_T, ex.prediction_T),
                       *([] if ex.z_T == ex.prediction_T else [Partial(ex.prediction_T, ex.z_T)]),
                       Partial(ex.z_T, Q(p)))
@@ -616,9 +620,10 @@ def _course_deltas(w: _Writing, ex: _Example, recurrent: list[str]) -> None:
         if step == w.T:
             ds = ex.ds_T
         else:
-            ds = show.convert(w.backward["d" + ex.state + PREV].expr, at + 1, {"d" + ex.pre: deltas[step + 1]})
+            ds = show.convert(w.backward[naming.carried(ex.state)].expr, at + 1,
+                              {naming.adjoint(ex.pre): deltas[step + 1]})
         deltas[step] = show.delta(ex.pre, at, ex.T)
-        value = show.convert(w.backward["d" + ex.pre].expr, at, {"d" + ex.state: ds})
+        value = show.convert(w.backward[naming.adjoint(ex.pre)].expr, at, {naming.adjoint(ex.state): ds})
         if step == w.T:
             S.add(f"derivative of {fn}", (deltas[step], value), "start at the output of step T")
         else:
@@ -627,10 +632,10 @@ def _course_deltas(w: _Writing, ex: _Example, recurrent: list[str]) -> None:
                   Prose("back one step: ", back, f", then the derivative of {fn}"))
     for p in recurrent:
         g = w.program.grads[p]
-        general = show.convert(g.expr, k_, {"d" + ex.pre: delta_k})
-        terms = [show.convert(g.expr, sp.Integer(step), {"d" + ex.pre: deltas[step]})
+        general = show.convert(g.expr, k_, {naming.adjoint(ex.pre): delta_k})
+        terms = [show.convert(g.expr, sp.Integer(step), {naming.adjoint(ex.pre): deltas[step]})
                  for step in range(w.T, first - 1, -1)]
-        uses_prev = any(n.name.endswith(PREV) for n in g.expr.free_symbols if isinstance(n, MatrixSymbol))
+        uses_prev = any(naming.is_previous(n.name) for n in g.expr.free_symbols if isinstance(n, MatrixSymbol))
         why = Prose(Equals(Partial(ex.E_T, a_k), delta_k), ", times the local factor ", Partial(a_k, Q(p)))
         if uses_prev and first == 1:
             why += Prose("; with ", Equals(show.quantity(ex.state, sp.Integer(0)), 0), " (the default) the ",

@@ -14,9 +14,10 @@ from sympy import (HadamardPower, HadamardProduct, Identity, MatAdd, MatMul, Mat
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from derive.cellfile import PREV, Cell
+from derive import naming
+from derive.cellfile import Cell
 from derive.notation import Diag, Fn, Had, Neg, Outer, Partial, Q, Sq, Times, Tr, delta_name, plus, times
-from derive.program import NEXT, Softmax
+from derive.program import Softmax
 
 
 class DisplayConverter:
@@ -47,8 +48,8 @@ class DisplayConverter:
             return Fn(node.fn, self.quantity(node.expr.arg.id, t))
         if name in self.params:
             return Q(name)
-        if name.endswith(PREV) and name[: -len(PREV)] in self.states:
-            return Q(self.name(name[: -len(PREV)]), t - 1)
+        if naming.is_previous(name) and naming.current(name) in self.states:
+            return Q(self.name(naming.current(name)), t - 1)
         return Q(self.name(name), t)
 
     def delta(self, name: str, t, loss=None):
@@ -68,12 +69,12 @@ class DisplayConverter:
         """A program symbol at ``t``; ``given`` maps symbol names to displays that replace them."""
         if name in given:
             return given[name]
-        if name.startswith("d"):
-            base = name[1:]
-            if base.endswith(NEXT):
-                return self.adjoint(base[: -len(NEXT)], t + 1)
-            if base.endswith(PREV):
-                return self.adjoint(base[: -len(PREV)], t - 1)
+        if naming.is_adjoint(name):
+            base = naming.primal(name)
+            if naming.is_incoming(name):
+                return self.adjoint(base.removesuffix(naming.NEXT), t + 1)
+            if naming.is_previous(base):
+                return self.adjoint(naming.current(base), t - 1)
             if base in self.nodes or base in self.params or base == self.cell.input.name:
                 return self.adjoint(base, t)
         return self.quantity(name, t)
@@ -120,7 +121,7 @@ class DisplayConverter:
     def _hadamard(e, c):
         """x ⊙ y ⊙ …, local factors first and the adjoint last (as the textbook writes δ = f′ ⊙ ∂E/∂h)."""
         def is_adjoint(a):
-            return isinstance(a, MatrixSymbol) and a.name.startswith("d") or isinstance(a, MatMul)
+            return isinstance(a, MatrixSymbol) and naming.is_adjoint(a.name) or isinstance(a, MatMul)
         factors = []
         for a in sorted(e.args, key=is_adjoint):
             d = c(a)
@@ -135,7 +136,7 @@ def _term_order(a):
     """Terms of a sum: constants first, then the step's own terms, what is carried from t + 1 last;
     positive before negative."""
     names = {s.name for s in a.free_symbols if isinstance(s, MatrixSymbol)}
-    carry = any(n.endswith(NEXT) for n in names)
+    carry = any(naming.is_incoming(n) for n in names)
     neg = isinstance(a, MatMul) and a.args[0] == -1
     return (0 if isinstance(a, OneMatrix) else 2 if carry else 1, neg)
 

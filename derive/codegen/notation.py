@@ -25,7 +25,8 @@ from pathlib import Path
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, OneMatrix
 
-from derive.cellfile import PREV, Cell
+from derive import naming
+from derive.cellfile import Cell
 from derive.notation import BASES, FUNCTIONS, UnicodePrinter, delta_name, superscript
 
 
@@ -49,8 +50,8 @@ class Notation:
         """h → h_t, h_prev → h_{t−1}, a_f → a_f,t, tanh_C → tanh(c_t), U_f → U_f."""
         if name in self.params:
             return name
-        if name.endswith(PREV):
-            return f"{self._base(name[:-len(PREV)])}_{{t−1}}"
+        if naming.is_previous(name):
+            return f"{self._base(naming.current(name))}_{{t−1}}"
         if name in self.calls and name not in self.pre_activation:
             node = self.calls[name]
             return f"{_function(node.fn)}({self.value(node.expr.arg.id)})"
@@ -62,9 +63,9 @@ class Notation:
     def adjoint(self, name: str) -> str:
         """da_f → δ_f,t (pre-activations, :func:`~derive.notation.delta_name`); dh → ∂E/∂h_t;
         dh_next → ∂E/∂h_t from step t+1."""
-        inner = name[1:]
-        if inner.endswith("_next"):
-            return f"∂E/∂{self.value(inner[:-5])}|t+1"
+        inner = naming.primal(name)
+        if naming.is_incoming(name):
+            return f"∂E/∂{self.value(inner.removesuffix(naming.NEXT))}|t+1"
         delta = delta_name(inner, self.pre_activation, self.states)
         if delta:
             _, _, sub = delta.partition("_")
@@ -75,13 +76,13 @@ class Notation:
         """Any program symbol's display name."""
         if name == self.cell.target.name:
             return f"{name}_t"
-        if name.startswith("d") and name not in self.params and name not in self._values():
+        if naming.is_adjoint(name) and name not in self.params and name not in self._values():
             return self.adjoint(name)
         return self.value(name)
 
     def _values(self) -> set[str]:
         return {self.cell.input.name, *self.params, *(n.name for n in self.cell.nodes),
-                *(s.name + PREV for s in self.cell.states)}
+                *(naming.previous(s.name) for s in self.cell.states)}
 
     def expr(self, e) -> str:
         return _DisplayPrinter(self).doprint(e)
