@@ -539,3 +539,41 @@ def test_statements_mode_skips_a_statement_that_exits(tmp_path):
         outcome = sb.call("f", [])
     assert outcome.ok and float(outcome.value) == 2.0, outcome
     assert any("line 3 skipped: SystemExit" in n for n in sb.load_notes), sb.load_notes
+
+
+DISPLAY_PREAMBLE = '''import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import seaborn as sns
+from IPython.display import display, clear_output
+from tqdm import tqdm, trange
+from tqdm.auto import tqdm as auto_tqdm
+%s
+sns.set_style("whitegrid")
+fig, ax = plt.subplots(1, 2, figsize=(8, 3))
+ax[0].plot([1, 2, 3]); ax[1].set_title("loss")
+with plt.style.context("ggplot"):
+    plt.legend()
+plt.show(); display(fig); clear_output(wait=True)
+STEPS = [k for k in tqdm(range(3), desc="steps")] + list(trange(2)) + list(auto_tqdm([7]))
+assert STEPS == [0, 1, 2, 0, 1, 7], STEPS
+'''
+
+
+@pytest.mark.parametrize("load", ["module", "defs"])
+def test_display_only_imports_get_a_stand_in_and_a_note(tmp_path, load):
+    """Plots, progress bars and IPython display at the top of an honest file: not in the checker's view
+    (stdlib, NumPy, SciPy), so a stand-in that draws nothing is imported; the file passes and says so."""
+    path = tmp_path / "rnn_layers.py"
+    path.write_text(DISPLAY_PREAMBLE % "" + CS231N_EXAMPLE.read_text())
+    report = check(path, "cs231n", "rnn", numerical=False, load=load)
+    assert report.passed, [(t.name, t.errors) for t in report.tests] + [report.load_error]
+    note = next(n for n in report.notes if "stand-in" in n)
+    assert all(name in note for name in ("IPython", "matplotlib", "seaborn", "tqdm")), note
+
+
+def test_a_missing_module_that_is_not_display_only_still_fails_the_load(tmp_path):
+    path = tmp_path / "rnn_layers.py"
+    path.write_text(DISPLAY_PREAMBLE % "import no_such_course_helper" + CS231N_EXAMPLE.read_text())
+    report = check(path, "cs231n", "rnn", numerical=False)
+    assert not report.passed and "no_such_course_helper" in report.load_error

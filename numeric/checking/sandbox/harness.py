@@ -330,6 +330,71 @@ def _provide_removed_numpy_aliases(numpy, used):
     numpy.__getattr__ = __getattr__
 
 
+# Display-only libraries are not in the child's view (stdlib, NumPy, SciPy only), yet honest files import
+# them at the top for plots and progress bars they never need to be graded. A stand-in that draws nothing
+# is imported instead, after every real finder has said no, and the load notes say so.
+_DISPLAY_ONLY = ("matplotlib", "seaborn", "pylab", "IPython", "tqdm")
+
+
+class _Anything:
+    """Absorbs every attribute, call, index and context; unpacks into two of itself (fig, ax)."""
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __getitem__(self, key):
+        return self
+
+    def __iter__(self):
+        return iter((self, self))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _passthrough(iterable=None, *args, **kwargs):
+    """tqdm(iterable, …) without the bar: the iterable itself."""
+    return iterable if iterable is not None else _Anything()
+
+
+class _DisplayStandIn:
+    """A meta-path finder, last in line, that serves :data:`_DISPLAY_ONLY` packages as stand-ins."""
+
+    def __init__(self, used):
+        self.used = used
+
+    def find_spec(self, fullname, path=None, target=None):
+        import importlib.machinery
+        top = fullname.partition(".")[0]
+        if top not in _DISPLAY_ONLY:
+            return None
+        self.used.add(top)
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+
+    def create_module(self, spec):
+        import types
+        module = types.ModuleType(spec.name)
+        module.__path__ = []
+        anything = _Anything()
+        module.__getattr__ = lambda name: (_passthrough if name in ("tqdm", "trange", "tnrange") and
+                                           spec.name.startswith("tqdm") else anything)
+        if spec.name == "tqdm" or spec.name.startswith("tqdm."):
+            module.tqdm = _passthrough
+            module.trange = lambda *args, **kwargs: range(*args)
+        return module
+
+    def exec_module(self, module):
+        return None
+
+
 def main(fd_in, fd_out):
     channel = _Channel(fd_in, fd_out, None)
     config, _ = channel.receive()
@@ -339,6 +404,8 @@ def main(fd_in, fd_out):
     import numpy  # noqa: F401 - imported before the guard: NumPy reads its own files and may load ctypes
     legacy_aliases = set()
     _provide_removed_numpy_aliases(numpy, legacy_aliases)
+    stood_in = set()
+    sys.meta_path.append(_DisplayStandIn(stood_in))
     if not config.get("unguarded_for_tests"):  # tests switch the hooks off to attack the OS layers alone
         sys.meta_path.insert(0, _ImportBlocker(config["blocked_imports"], config.get("allowable", ())))
         _install_guard(config, {fd_in, fd_out})
@@ -358,6 +425,9 @@ def main(fd_in, fd_out):
                 continue
             if op == "load":
                 notes = _load(request, modules, config)
+                if stood_in:
+                    notes.append("imports %s, not available in the checker: a stand-in that draws and "
+                                 "shows nothing was imported" % ", ".join(sorted(stood_in)))
                 if legacy_aliases:
                     notes.append("uses %s, removed in NumPy 1.24: served as Python's builtins"
                                   % ", ".join("np." + n for n in sorted(legacy_aliases)))
