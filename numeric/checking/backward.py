@@ -33,9 +33,12 @@ STEPS = {  # step → what its value is, and the context a hook receives
     "dc_prev": "∂L/∂c_{t−1} = dc ⊙ f (+ peepholes); ctx: dc, f, rest (the peephole terms)",
     "dc read": "the ∂L/∂c_t a gate's delta reads (i, f, g), dc; ctx: gate, dc, f",
     "h_prev": "the h_{t−1} multiplying a recurrent weight gradient; ctx: t, hs, h0",
+    "h_out": "the h_t multiplying ∂L/∂z_t in the output weight gradient ∂L/∂W; ctx: t, hs, h0",
     "c_prev": "the c_{t−1} in ∂L/∂f = dc ⊙ c_{t−1}; ctx: t, c (c_t)",
     "gate blocks": "the stacked blocks gates i, f, q, g are read from in the forward, (0, 1, 2, 3); ctx: gates",
     "pack": "the blocks the gate deltas are stored in, in the backward (default: as read); ctx: gates",
+    "cached gates": "which forward gate value the backward takes as i, f, q, g (a cache unpacked in another "
+                    "order than it was packed), (0, 1, 2, 3); ctx: gates",
     "carry-in": "(dh_next, dc_next) entering step t; ctx: t, T",
     "carry-out": "dh_next leaving step t; ctx: t",
     "schedule": "the backward sweeps [Sweep]; ctx: T",
@@ -144,7 +147,9 @@ class LSTM(Cell):
 
     def backward(self, k, t, dh, dc_next, h_w, c_w):
         at, H = self.at, self.H
-        i, f, q, g, c = k["i"], k["f"], k["q"], k["g"], k["c"]
+        cached = [k[name] for name in self.stacked]
+        i, f, q, g = (cached[j] for j in at("cached gates", (0, 1, 2, 3), gates=self.stacked))
+        c = k["c"]
         tc = np.tanh(c)
 
         def sig(name, s):
@@ -309,7 +314,7 @@ def run(model: str, params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray
         np.put_along_axis(onehot, targets[:, None, :], 1.0, axis=1)
         out["E"] = np.array(-(logp * onehot).sum())
         dz = at("loss terms", np.exp(logp) - onehot)
-        out_grads = {t: {"W": dz[t] @ hs[t].T} for t in range(T)}
+        out_grads = {t: {"W": dz[t] @ at("h_out", hs[t], t=t, hs=hs, h0=h0).T} for t in range(T)}
         if "c" in params:
             for t in range(T):
                 out_grads[t]["c"] = dz[t].sum(axis=1, keepdims=True)

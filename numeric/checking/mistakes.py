@@ -95,7 +95,9 @@ def _off_by_one(model, T, upstream):
            _v(m, "h_{t−1} from a list indexed hs[t−1]: at t = 1 it wraps to h_T",
               "h_prev", lambda v, c: c["hs"][-1] if c["t"] == 0 else v),
            _v(m, "h_{t−1} = h_{t−2}  (one step too far back)",
-              "h_prev", lambda v, c: c["hs"][c["t"] - 2] if c["t"] >= 2 else c["h0"])]
+              "h_prev", lambda v, c: c["hs"][c["t"] - 2] if c["t"] >= 2 else c["h0"]),
+           _v(m, "dW += dz_t h_{t−1}ᵀ  (the output weight gradient with h_{t−1} instead of h_t)",
+              "h_out", lambda v, c: c["hs"][c["t"] - 1] if c["t"] >= 1 else c["h0"])]
     if model in LSTMS:
         out.append(_v(m, "df = dc ⊙ c_t  (c_t instead of c_{t−1})", "c_prev", lambda v, c: c["c"]))
     return out
@@ -199,6 +201,8 @@ def _gate_order(model, T, upstream):
                       "gate blocks", lambda v, c, perm=perm: perm))
         out.append(_v("gate-order", f"gradient blocks packed {order} in backward only",
                       "pack", lambda v, c, perm=perm: perm))
+        out.append(_v("gate-order", f"cached gate values unpacked as {order} in backward only",
+                      "cached gates", lambda v, c, perm=perm: perm))
     return out
 
 
@@ -299,8 +303,8 @@ REGISTRY: dict[str, Mistake] = {m.id: m for m in [
     Mistake("recurrent-weight-not-transposed", "∂L/∂h_{t−1} computed with V δ instead of Vᵀ δ",
             "∂L/∂h_{t−1} = Vᵀ δ_t", "engine: step 'Vᵀδ'", _not_transposed),
     Mistake("gate-order", "the LSTM gate blocks are taken in another order than i, f, o(q), g",
-            "the gate blocks of the stacked U, V, b", "engine: 'gate blocks' (forward and backward) or 'pack' "
-            "(backward only); post hoc: blocks or per-gate outputs swapped", _gate_order, posthoc.gate_swaps),
+            "the gate blocks of the stacked U, V, b", "engine: 'gate blocks' (forward and backward), 'pack' "
+            "or 'cached gates' (backward only); post hoc: blocks or per-gate outputs swapped", _gate_order, posthoc.gate_swaps),
     Mistake("dc-not-carried", "the cell-state gradient from step t+1 (dc_next) is not carried into step t",
             "∂L/∂c_t = ∂L/∂c_{t+1} ⊙ f_{t+1} + ∂L/∂h_t ⊙ q_t ⊙ tanh'(c_t)", "engine: step 'dc'",
             _lstm_only(_dc_not_carried)),
@@ -315,7 +319,8 @@ REGISTRY: dict[str, Mistake] = {m.id: m for m in [
     Mistake("mean-instead-of-sum", "the loss or a gradient is averaged (over time or batch) instead of summed",
             "E = Σ_t Σ_b E_t,b", "post hoc: the reference divided by T, B or T·B", posthoc=posthoc.mean),
     Mistake("off-by-one-h-prev", "h_t (or the wrong step's state) used where h_{t−1} belongs",
-            "∂L/∂V = Σ_t δ_t h_{t−1}ᵀ (LSTM: ∂L/∂f_t = ∂L/∂c_t ⊙ c_{t−1})", "engine: 'h_prev', 'c_prev'",
+            "∂L/∂V = Σ_t δ_t h_{t−1}ᵀ (LSTM: ∂L/∂f_t = ∂L/∂c_t ⊙ c_{t−1}; ∂L/∂W = Σ_t ∂L/∂z_t h_tᵀ)",
+            "engine: 'h_prev', 'c_prev', 'h_out'",
             _off_by_one),
     Mistake("mutates-upstream-gradient", "the upstream gradient passed in is modified in place (directly or "
             "through an alias such as dprev_c = dnext_c; dprev_c *= f, after which later reads get the changed "
