@@ -52,17 +52,43 @@ class Lines:
 
 def _wrapped_code(indent: str, text: str) -> list[str]:
     """One statement in lines of at most WIDTH characters: a long assignment's right-hand side is put in
-    parentheses and broken at spaces (the printed expressions hold no strings)."""
-    if len(indent + text) <= WIDTH:
+    parentheses, a long call's arguments continue on indented lines; both break at spaces only (the
+    printed expressions hold no strings)."""
+    if len(indent + text) <= WIDTH or '"' in text or "'" in text:
         return [indent + text]
     for op in (" = ", " += "):
         lhs, found, rhs = text.partition(op)
-        if found and "(" not in lhs and '"' not in rhs and "'" not in rhs:
+        if found and "(" not in lhs:
+            if _is_call(rhs):
+                return _wrapped_call(indent, lhs + op, rhs)
             body = textwrap.wrap(rhs, WIDTH - 1, initial_indent=indent + lhs + op + "(",
                                  subsequent_indent=indent + "    ", break_long_words=False,
                                  break_on_hyphens=False)
             return body[:-1] + [body[-1] + ")"]
+    if _is_call(text):
+        return _wrapped_call(indent, "", text)
     return [indent + text]
+
+
+def _is_call(text: str) -> bool:
+    """``name(…)`` whose first parenthesis closes at the very end."""
+    head, paren, _ = text.partition("(")
+    if not paren or not head.replace(".", "").replace("_", "").isalnum() or not text.endswith(")"):
+        return False
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += (ch in "([{") - (ch in ")]}")
+        if depth == 0 and ch in ")]}":
+            return i == len(text) - 1
+    return False
+
+
+def _wrapped_call(indent: str, lhs: str, call: str) -> list[str]:
+    """``lhs name(arg, arg, …)`` with the arguments packed on lines indented under ``lhs``."""
+    head, _, args = call.partition("(")
+    body = textwrap.wrap(args, WIDTH, initial_indent=indent + "    ", subsequent_indent=indent + "    ",
+                         break_long_words=False, break_on_hyphens=False)
+    return [indent + lhs + head + "(", *body]
 
 
 @dataclass
@@ -690,8 +716,8 @@ class BackwardEmitter(Emitter):
         for i, (buf, rows) in enumerate(low.buffers):
             # laid out (rows, T, B) in memory: the sums over all steps below read it without a copy
             out.line(f"{plural(buf)} = {alloc}(({_dim(rows)}, T, B), dtype).transpose(1, 0, 2)",
-                     "" if i or alloc != "np.empty" else "(T, rows, B) views of (rows, T, B) arrays: the "
-                                                         "products over all steps below read them without a copy")
+                     "" if i or alloc != "np.empty" else "laid out (rows, T, B): the sums over all steps "
+                                                         "read them without a copy")
         for n in sorted(self.b_stored):
             out.line(f"{plural(n)} = {alloc}((T, {self._stored_rows(n)}, B), dtype)")
 
@@ -720,8 +746,7 @@ class BackwardEmitter(Emitter):
         low = self.low
         init = {s.name: s.init for s in self.cell.states}
         carries = self._carries()
-        out.comment("truncated BPTT: the loss at step t_in sends its gradient back over t_in, …, "
-                    "t_in − k + 1 only (docs/models.md)")
+        out.comment("truncated BPTT: E_t (step t_in) reaches back to step t_in − k + 1 only (docs/models.md)")
         self._allocate(out, "np.zeros")
         for _, _, s in carries:
             out.line(f"d{init[s]} = np.zeros(({_dim(low.rows(s))}, B), dtype)")
@@ -734,9 +759,12 @@ class BackwardEmitter(Emitter):
             out.line(f"{buf} = np.empty(({_dim(rows)}, B), dtype)")
         for n in sorted(self.b_stored):
             out.line(f"{n} = np.empty(({self._stored_rows(n)}, B), dtype)")
-        own = [f"{self.hoisted_name[n]}[t] if t == t_in else 0" for n in self.hoisted_name]
+        own = [self.hoisted_name[n] + "_t" for n in self.hoisted_name]
+        for name, param in zip(self.hoisted_name.values(), own):
+            out.line(f"{param} = {name}[t] if t == t_in else 0", "E_t enters at its own step t_in only"
+                     if param == own[0] else "")
         into = [buf for buf, _ in low.buffers] + sorted(self.b_stored)
-        out.line(self._call(own, into), "E_t enters at its own step t_in only")
+        out.line(self._call(own, into))
         for name in into:
             out.line(f"{plural(name)}[t] += {name}")
         out.depth -= 1
