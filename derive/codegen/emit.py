@@ -24,6 +24,8 @@ from derive.program import Softmax
 
 #: the longest line of a generated module
 WIDTH = 100
+#: the remark after an equation computed for all steps at once, kept on one line when comments wrap
+_EVERY_T = "(every t at once"
 
 
 class Lines:
@@ -38,9 +40,10 @@ class Lines:
         indent = "    " * self.depth
         for text in texts:
             if text:
-                self.out.extend(textwrap.wrap(text, WIDTH, initial_indent=indent + "# ",
-                                              subsequent_indent=indent + "#     ", break_long_words=False,
-                                              break_on_hyphens=False))
+                text = text.replace(_EVERY_T, _EVERY_T.replace(" ", "\0"))  # a remark is not broken inside
+                self.out.extend(line.replace("\0", " ") for line in textwrap.wrap(
+                    text, WIDTH, initial_indent=indent + "# ", subsequent_indent=indent + "#     ",
+                    break_long_words=False, break_on_hyphens=False))
 
     def line(self, text: str, *comments):
         self.comment(*comments)
@@ -185,11 +188,11 @@ class Emitter:
 
     def _runs(self):
         """Members of the input group whose loop equation is just (hoisted part + stacked product)."""
-        low, g = self.low, self.low.x_group
-        if g is None:
+        low, grp = self.low, self.low.x_group
+        if grp is None:
             return
         current = None
-        for n, (lo, hi) in zip(g.nodes, g.rows):
+        for n, (lo, hi) in zip(grp.nodes, grp.rows):
             ts = terms_of(low.loop_expr[n])
             mm = [t for t in ts if isinstance(t, MatrixSymbol) and t.name in low.mm_group]
             pure = (len(ts) == 2 and len(mm) == 1 and any(t.name == f"__in_{n}" for t in ts
@@ -198,22 +201,22 @@ class Emitter:
             if not pure:
                 current = None
                 continue
-            hg = low.mm_group[mm[0].name]
-            hlo, hhi = hg.rows_of(low.mm_param[mm[0].name])
-            if current and current.group is hg and sp.simplify(current.hhi - hlo) == 0:
+            h_grp = low.mm_group[mm[0].name]
+            hlo, hhi = h_grp.rows_of(low.mm_param[mm[0].name])
+            if current and current.group is h_grp and sp.simplify(current.hhi - hlo) == 0:
                 current.nodes.append(n)
                 current.hi, current.hhi = hi, hhi
             else:
-                current = Run(hg, [n], lo, hi, hlo, hhi)
+                current = Run(h_grp, [n], lo, hi, hlo, hhi)
                 self.runs.append(current)
         for run in self.runs:
             self._name_run(run)
 
     def _name_run(self, run: Run):
-        low, g = self.low, self.low.x_group
+        low, grp = self.low, self.low.x_group
         for n in run.nodes:
             self.run_of[n] = run
-        whole = sp.simplify(run.lo) == 0 and sp.simplify(run.hi - g.total) == 0
+        whole = sp.simplify(run.lo) == 0 and sp.simplify(run.hi - grp.total) == 0
         if len(run.nodes) == 1:
             run.local = run.nodes[0]
         else:
@@ -231,8 +234,8 @@ class Emitter:
 
     def _rows(self, n):
         """The rows of pre-activation ``n`` in the input group."""
-        g = self.low.x_group
-        return g.rows_of(g.params[g.nodes.index(n)])
+        grp = self.low.x_group
+        return grp.rows_of(grp.params[grp.nodes.index(n)])
 
     def _gate_blocks(self):
         """Adjacent run members with an elementwise function each become one block (stored gates: one
@@ -366,7 +369,7 @@ class Emitter:
                   and n not in self.block_of]
         allocs = [(plural(n), _dim(low.rows(n))) for n in arrays] + \
                  [(plural(b.name), _dim(b.rows)) for b in self._kept_blocks()] + \
-                 [(plural(g.product), _dim(g.total)) for g in low.groups if g.keep]
+                 [(plural(grp.product), _dim(grp.total)) for grp in low.groups if grp.keep]
         for name, rows in allocs:
             out.line(f"{name} = np.empty((T, {rows}, B), dtype)")
             tape.append(name)
@@ -457,19 +460,19 @@ class Emitter:
             out.line(f"{grp.product} = {grp.stack} @ {self.loop[grp.operand]}", what)
 
     def _run_stmt(self, out, run: Run, done, products):
-        low, g, hg = self.low, self.low.x_group, run.group
-        xs_slice = slice_code(run.lo, run.hi, g.total)
+        low, grp, h_grp = self.low, self.low.x_group, run.group
+        xs_slice = slice_code(run.lo, run.hi, grp.total)
         left = f"{low.in_name}[t]" if xs_slice == ":" else f"{low.in_name}[t, {xs_slice}]"
-        if run.inline and not hg.keep:
-            right = f"{hg.stack} @ {self.loop[hg.operand]}"
-            products.add(hg.product)
+        if run.inline and not h_grp.keep:
+            right = f"{h_grp.stack} @ {self.loop[h_grp.operand]}"
+            products.add(h_grp.product)
         else:
-            if hg.product not in products:
-                self._product(out, hg)
-                products.add(hg.product)
-            prod = f"{plural(hg.product)}[t]" if hg.keep else hg.product
-            sl = slice_code(run.hlo, run.hhi, hg.total)
-            right = prod if sl == ":" else (f"{plural(hg.product)}[t, {sl}]" if hg.keep else f"{prod}[{sl}]")
+            if h_grp.product not in products:
+                self._product(out, h_grp)
+                products.add(h_grp.product)
+            prod = f"{plural(h_grp.product)}[t]" if h_grp.keep else h_grp.product
+            sl = slice_code(run.hlo, run.hhi, h_grp.total)
+            right = prod if sl == ":" else (f"{plural(h_grp.product)}[t, {sl}]" if h_grp.keep else f"{prod}[{sl}]")
         out.line(f"{run.local} = {left} + {right}",
                  *[self.show.equation_text(n, low.f_expr[n]) for n in run.nodes])
         done.update(run.nodes)
@@ -506,7 +509,14 @@ def _joined(names: list[str]) -> str:
 
 
 class BackwardEmitter(Emitter):
-    """The backward pass: hoisted loss terms, the δ recursion (full and truncated), then the gradients."""
+    """The backward pass: hoisted loss terms, the δ recursion (one step function, called by the full and
+    the truncated loop), then the gradients. :meth:`backward` sets the names below before printing."""
+
+    hoisted_name: dict[str, str]  #: loop adjoint → the all-steps array of its part from E_t ("dh_in")
+    b_stored: set[str]  #: loop adjoints kept for all steps outside a stacked buffer (Jordan: ∂E/∂z_t)
+    loop_stmts: list[list]  #: the step's statements: [target, expression, Assign or None (a shared product)]
+    post_expr: dict[str, object]  #: statements after the loop, with stacked Pᵀ e terms replaced
+    grad_code: dict[str, str]  #: parameter → the code of its gradient in the grads dict
 
     def backward(self) -> list[str]:
         """The body of ``loss_and_grads`` after the forward pass: E_t's own terms for all steps, the
@@ -547,15 +557,14 @@ class BackwardEmitter(Emitter):
     def _cited(self, adjoint: str, text: str) -> str:
         """``lstm.cell:31  text``: an adjoint's equation under the cell-file lines that read its quantity
         (∂E/∂q_t comes from h = q * tanh(C)); ``text`` alone when no line of the file does."""
-        primal = adjoint_primal(adjoint, self.low.sym)
-        lines = self.low.cell_lines(self.low.consumers.get(primal, [])) if primal else []
-        if not lines and primal in self.low.prevs:  # s_{t−1}: the statements that read it
-            lines = self.low.cell_lines(m for m in self.low.nodes if primal in self.low.fdeps[m])
-        if not lines and primal in self.low.sym and primal in self.low.params:
-            lines = self.low.cell_lines(m for m in self.low.nodes if primal in self.low.fdeps[m])
-        if not lines:
-            return text
-        return f"{Path(self.cell.path).name}:{_ranges(lines)}  {text}"
+        return self._at_lines([adjoint_primal(adjoint, self.low.sym)], text)
+
+    def _at_lines(self, quantities, text: str) -> str:
+        """``text`` after the cell-file lines of the statements that read any of ``quantities``."""
+        low = self.low
+        readers = [m for m in low.nodes if low.fdeps[m] & {q for q in quantities if q}]
+        lines = low.cell_lines(readers)
+        return f"{Path(self.cell.path).name}:{_ranges(lines)}  {text}" if lines else text
 
     # ---- names ----------------------------------------------------------------------------------------
 
@@ -568,8 +577,8 @@ class BackwardEmitter(Emitter):
             outside |= symbols_in(a.expr)
         for n in low.b_post:
             outside |= symbols_in(low.b_expr[n])
-        for g in low.bw_groups:
-            for e in g.adjoints:
+        for grp in low.bw_groups:
+            for e in grp.adjoints:
                 outside -= symbols_in(e) & set(low.home)
         self.b_stored = {n for n in low.b_loop if n in outside and n not in low.home and n not in low.carry_out}
         for n in self.b_stored:
@@ -594,24 +603,24 @@ class BackwardEmitter(Emitter):
             ts = terms_of(e)
             if n in low.b_hoisted:
                 ts = [t for t in ts if t not in low.b_hoisted[n]] + [MatrixSymbol(f"__bin_{n}", *a.target.shape)]
-            for g in low.bw_groups:
-                if n == "d" + g.operand:  # the group's terms as they read after the kept products' renaming
-                    gterms = [t.xreplace(kept) for t in g.terms]
-                    ts = [t for t in ts if t not in gterms] + [MatrixSymbol(f"__bw_{g.operand}", *a.target.shape)]
+            for grp in low.bw_groups:
+                if n == "d" + grp.operand:  # the group's terms as they read after the kept products' renaming
+                    gterms = [t.xreplace(kept) for t in grp.terms]
+                    ts = [t for t in ts if t not in gterms] + [MatrixSymbol(f"__bw_{grp.operand}", *a.target.shape)]
             self.loop_stmts.append([n, sum_of(ts), a])
         self.post_expr = {}
         for n in low.b_post:
             ts = terms_of(low.b_expr[n])
-            for g in low.bw_groups:
-                if n == "d" + g.operand:
-                    ts = [t for t in ts if t not in g.terms] + [MatrixSymbol(f"__bw_{g.operand}", 1, 1)]
+            for grp in low.bw_groups:
+                if n == "d" + grp.operand:
+                    ts = [t for t in ts if t not in grp.terms] + [MatrixSymbol(f"__bw_{grp.operand}", 1, 1)]
             self.post_expr[n] = sum_of(ts)
-        for g in low.bw_groups:
-            total = dict(low.buffers)[g.buffer]
-            sl = slice_code(g.buffer_rows[0], g.buffer_rows[1], total)
-            self.loop[f"__bw_{g.operand}"] = f"{g.stack}.T @ {g.buffer if sl == ':' else f'{g.buffer}[{sl}]'}"
-            self.vec[f"__bw_{g.operand}"] = (f"_each_step({g.stack}.T, "
-                                             f"{plural(g.buffer) if sl == ':' else f'{plural(g.buffer)}[:, {sl}]'})")
+        for grp in low.bw_groups:
+            total = dict(low.buffers)[grp.buffer]
+            sl = slice_code(grp.buffer_rows[0], grp.buffer_rows[1], total)
+            self.loop[f"__bw_{grp.operand}"] = f"{grp.stack}.T @ {grp.buffer if sl == ':' else f'{grp.buffer}[{sl}]'}"
+            rows = plural(grp.buffer) if sl == ":" else f"{plural(grp.buffer)}[:, {sl}]"
+            self.vec[f"__bw_{grp.operand}"] = f"_each_step({grp.stack}.T, {rows})"
         self._cse()
 
     def _cse(self):
@@ -785,20 +794,19 @@ class BackwardEmitter(Emitter):
     def _grads(self, out: Lines):
         low, show = self.low, self.show
         stacked = {}
-        for g in low.bw_groups:
-            total = dict(low.buffers)[g.buffer]
-            sl = slice_code(g.buffer_rows[0], g.buffer_rows[1], total)
-            e = plural(g.buffer) if sl == ":" else f"{plural(g.buffer)}[:, {sl}]"
-            name = "d" + g.stack
+        for grp in low.bw_groups:
+            total = dict(low.buffers)[grp.buffer]
+            sl = slice_code(grp.buffer_rows[0], grp.buffer_rows[1], total)
+            e = plural(grp.buffer) if sl == ":" else f"{plural(grp.buffer)}[:, {sl}]"
+            name = "d" + grp.stack
             if name in stacked.values():  # the same matrix in two groups (M0 s1_{t−1} and M0 s2_{t−1})
-                name = low.fresh(f"{name}_{g.operand.replace(PREV, '')}")
-            terms = " + ".join(f"{show.name('d' + g.nodes[i])} {show.value(g.operand)}ᵀ" for i in range(len(g.params)))
-            out.line(f"{name} = _accumulate({e}, {self.vec[g.operand]})",
-                     f"∂E/∂{g.stack} = Σ_t [{'; '.join(show.expr(a) for a in g.adjoints)}] {show.value(g.operand)}ᵀ"
-                     f": one product over all steps")
-            for p, (lo, hi), adj in zip(g.params, g.rows, g.adjoints):
-                sl = slice_code(lo, hi, g.total)
-                stacked[(p, g.operand, adj)] = name if sl == ":" else f"{name}[{sl}]"
+                name = low.fresh(f"{name}_{grp.operand.replace(PREV, '')}")
+            out.line(f"{name} = _accumulate({e}, {self.vec[grp.operand]})",
+                     self._at_lines(grp.params, f"∂E/∂{grp.stack} = Σ_t [{'; '.join(show.expr(a) for a in grp.adjoints)}] "
+                                       f"{show.value(grp.operand)}ᵀ: one product over all steps"))
+            for p, (lo, hi), adj in zip(grp.params, grp.rows, grp.adjoints):
+                sl = slice_code(lo, hi, grp.total)
+                stacked[(p, grp.operand, adj)] = name if sl == ":" else f"{name}[{sl}]"
         self.grad_code = {}
         for p, a in low.prog.grads.items():
             if isinstance(a.expr, ZeroMatrix):  # its contributions cancel in the cell's equations
@@ -822,7 +830,7 @@ class BackwardEmitter(Emitter):
                     parts.append(f"_sum_steps({self.code(t, self.vec)})")
             code = " + ".join(parts)
             if len(parts) > 1 or parts[0] not in stacked.values():
-                out.line(f"d{p} = {code}", show.equation(a))
+                out.line(f"d{p} = {code}", self._at_lines([p], show.equation(a)))
                 self.grad_code[p] = f"d{p}"
             else:
                 self.grad_code[p] = code

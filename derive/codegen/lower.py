@@ -340,36 +340,36 @@ class Lowering:
 
     def _loop_forward(self, x_product):
         """Rewrite loop statements over hoisted arrays and stacked products; plan runs and fused calls."""
-        g = self.x_group
+        grp = self.x_group
         self.pre_stmts = []
         self.stacks = []
         self.pre_name = self.in_name = ""
         sub = {}
         # hoisted input products: one stacked array a_in over all steps
-        if g is not None:
-            self.pre_name = self.stack_name(g.nodes)
+        if grp is not None:
+            self.pre_name = self.stack_name(grp.nodes)
             in_name = self.in_name = self.fresh(self.pre_name + "_in")
-            if len(g.params) > 1:
-                self.stacks.append((g.stack, g.params))
-            leftovers = [[t for t in self.hoisted[n] if t != x_product(n)] for n in g.nodes]
+            if len(grp.params) > 1:
+                self.stacks.append((grp.stack, grp.params))
+            leftovers = [[t for t in self.hoisted[n] if t != x_product(n)] for n in grp.nodes]
             biases = [lo[0].name if len(lo) == 1 and isinstance(lo[0], MatrixSymbol) and lo[0].name in self.params
                       and self.sym[lo[0].name].shape[1] == 1 else None for lo in leftovers]
-            comment = [self.show.equation_text(n, sum_of(self.hoisted[n])) for n in g.nodes]
+            comment = [self.show.equation_text(n, sum_of(self.hoisted[n])) for n in grp.nodes]
             X = self.sym[self.x]
-            P = MatrixSymbol(g.stack, g.total, X.shape[0])
+            P = MatrixSymbol(grp.stack, grp.total, X.shape[0])
             if all(biases):
                 bname = self.stack_name(biases)
                 if len(biases) > 1:
                     self.stacks.append((bname, biases))
-                self.pre_stmts.append(Stmt(in_name, P * X + MatrixSymbol(bname, g.total, 1), comment))
+                self.pre_stmts.append(Stmt(in_name, P * X + MatrixSymbol(bname, grp.total, 1), comment))
             else:
                 self.pre_stmts.append(Stmt(in_name, P * X, comment))
-                for n, left, (lo, hi) in zip(g.nodes, leftovers, g.rows):
+                for n, left, (lo, hi) in zip(grp.nodes, leftovers, grp.rows):
                     if left:
-                        self.pre_stmts.append(Stmt(f"{in_name}[:, {slice_code(lo, hi, g.total)}]", sum_of(left),
+                        self.pre_stmts.append(Stmt(f"{in_name}[:, {slice_code(lo, hi, grp.total)}]", sum_of(left),
                                                    [], "+="))
-            for n, (lo, hi) in zip(g.nodes, g.rows):
-                s = self.new_symbol(f"__in_{n}", hi - lo, indexed(in_name, slice_code(lo, hi, g.total), "t"), None)
+            for n, (lo, hi) in zip(grp.nodes, grp.rows):
+                s = self.new_symbol(f"__in_{n}", hi - lo, indexed(in_name, slice_code(lo, hi, grp.total), "t"), None)
                 sub[n] = (sum_of(self.hoisted[n]), s)
         for n, ts in self.hoisted.items():
             if n in sub:
@@ -485,4 +485,4 @@ class Lowering:
                     self.fills.append((buf, slice_code(lo, hi, grp.total), a if n is None or n not in home
                                        else None, n))
         self.home = home
-        self.bw_groups = [g for g in groups if g.adjoints]
+        self.bw_groups = [grp for grp in groups if grp.adjoints]
