@@ -8,6 +8,7 @@ runtime helpers the module calls (:func:`derive.codegen.runtime.runtime_source`)
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -79,6 +80,12 @@ def _wrap(text: str, indent: str = "", more: str = "") -> list[str]:
                          break_long_words=False, break_on_hyphens=False)
 
 
+def _wrap_measured(line: str) -> list[str]:
+    """A verification line in the docstring's width, never breaking between an oracle and its number."""
+    glued = re.sub(r"(?<=\S) (?=\d\.\de[-+]\d\d)", "\0", line)
+    return [part.replace("\0", " ") for part in _wrap(glued, "    ", "    ")]
+
+
 def _docstring(low: Lowering, origin: str, version: str, verification: list[str] | None,
                facts: _Facts) -> list[str]:
     cell, show = low.cell, low.show
@@ -97,7 +104,7 @@ def _docstring(low: Lowering, origin: str, version: str, verification: list[str]
         *equations,
         "",
         "Verification before this file was written:",
-        *[line for v in checked for line in _wrap(v, "    ", "    ")],
+        *[line for v in checked for line in _wrap_measured(v)],
         "",
         "Layout: column vectors with the batch last; a quantity of one step is (rows, B), of all steps",
         "(T, rows, B) and named in the plural. Same contract as numeric.models (docs/models.md).",
