@@ -266,9 +266,13 @@ def test_without_a_layer_honest_code_still_passes_and_the_report_says_so(tmp_pat
     path.write_text(BASE)
     report = check(path, "cs231n", "rnn", numerical=False)
     assert report.passed, (report.load_error, [t.errors for t in report.tests])
-    missing = [d["layer"] for d in report.isolation if not d["in_force"]]
-    assert missing and all("switched off" in d["detail"] or d["in_force"] or d["layer"] == "separate user"
-                           for d in report.isolation)
+    # Only the switched-off layer is asserted: on a machine without bwrap, namespaces are partial for a
+    # reason of their own, which the report states in its own words.
+    name = {"Namespaces": "namespaces", "Seccomp": "seccomp", "SeparateUser": "separate user"}[layer]
+    entry = next(d for d in report.isolation if d["layer"] == name)
+    assert not entry["in_force"], report.isolation
+    if layer != "SeparateUser":  # the separate-user entry may give the reason seen first (e.g. not root)
+        assert "switched off" in entry["detail"], entry
     if layer != "SeparateUser" or os.geteuid() == 0:
         assert any("hooks only" in w for w in report.warnings), report.warnings
 
