@@ -339,71 +339,82 @@ class Lowering:
         return Group(operand, params, nodes, rows, lo, self.stack_name(params))
 
     def _loop_forward(self, x_product):
-        """Rewrite loop statements over hoisted arrays and stacked products; plan runs and fused calls."""
-        grp = self.x_group
-        self.pre_stmts = []
-        self.stacks = []
+        """Rewrite loop statements over hoisted arrays and stacked products."""
+        self.pre_stmts, self.stacks = [], []
         self.pre_name = self.in_name = ""
-        sub = {}
-        # hoisted input products: one stacked array a_in over all steps
-        if grp is not None:
-            self.pre_name = self.stack_name(grp.nodes)
-            in_name = self.in_name = self.fresh(self.pre_name + "_in")
-            if len(grp.params) > 1:
-                self.stacks.append((grp.stack, grp.params))
-            leftovers = [[t for t in self.hoisted[n] if t != x_product(n)] for n in grp.nodes]
-            biases = [lo[0].name if len(lo) == 1 and isinstance(lo[0], MatrixSymbol) and lo[0].name in self.params
-                      and self.sym[lo[0].name].shape[1] == 1 else None for lo in leftovers]
-            comment = [self.show.equation_text(n, sum_of(self.hoisted[n])) for n in grp.nodes]
-            X = self.sym[self.x]
-            P = MatrixSymbol(grp.stack, grp.total, X.shape[0])
-            if all(biases):
-                bname = self.stack_name(biases)
-                if len(biases) > 1:
-                    self.stacks.append((bname, biases))
-                self.pre_stmts.append(Stmt(in_name, P * X + MatrixSymbol(bname, grp.total, 1), comment))
-            else:
-                self.pre_stmts.append(Stmt(in_name, P * X, comment))
-                for n, left, (lo, hi) in zip(grp.nodes, leftovers, grp.rows):
-                    if left:
-                        self.pre_stmts.append(Stmt(f"{in_name}[:, {slice_code(lo, hi, grp.total)}]", sum_of(left),
-                                                   [], "+="))
-            for n, (lo, hi) in zip(grp.nodes, grp.rows):
-                s = self.new_symbol(f"__in_{n}", hi - lo, indexed(in_name, slice_code(lo, hi, grp.total), "t"), None)
-                sub[n] = (sum_of(self.hoisted[n]), s)
-        for n, ts in self.hoisted.items():
-            if n in sub:
-                continue
-            name = self.fresh(n + "_in")
-            self.pre_stmts.append(Stmt(name, sum_of(ts), [self.show.equation_text(n, sum_of(ts))]))
-            sub[n] = (sum_of(ts), self.new_symbol(f"__in_{n}", self.rows(n), f"{name}[t]", name))
-        # stacked recurrent products
-        mm = {}
-        self.mm_group, self.mm_param = {}, {}
-        for grp in self.groups:
-            if len(grp.params) > 1:
-                self.stacks.append((grp.stack, grp.params))
-            prod = self.fresh(grp.stack + grp.operand.replace(PREV, "").replace("_", ""))
-            grp.product = prod
-            for p, n, (lo, hi) in zip(grp.params, grp.nodes, grp.rows):
-                key = self.sym[p] * self.sym[grp.operand]
-                # one symbol per (matrix, operand): M0 h_{t−1} and M0 s_{t−1} are different products
-                sym = f"__mm_{p}__{grp.operand}"
-                mm[key] = self.new_symbol(sym, hi - lo, indexed(prod, slice_code(lo, hi, grp.total)), None)
-                self.mm_group[sym] = grp
-                self.mm_param[sym] = p
-        self.mm = mm
+        hoisted = self._hoisted_input_products(x_product)
+        hoisted.update(self._other_hoisted_terms(hoisted))
+        self._recurrent_products()
         self.loop_expr = {}
         for a in self.fwd:
             n = a.target.name
             if n not in self.f_loop:
                 continue
             e = a.expr
-            if n in sub:
-                old, s = sub[n]
+            if n in hoisted:
+                old, s = hoisted[n]
                 rest = [t for t in terms_of(e) if t not in terms_of(old)]
                 e = sum_of([s] + rest)
-            self.loop_expr[n] = e.xreplace(mm)
+            self.loop_expr[n] = e.xreplace(self.mm)
+
+    def _hoisted_input_products(self, x_product) -> dict:
+        """One stacked array a_in = [U_f; U_i; …] x_t + [b_f; b_i; …] over all steps for the input group;
+        returns loop target → (its hoisted terms, the symbol standing for its rows of a_in[t])."""
+        grp, sub = self.x_group, {}
+        if grp is None:
+            return sub
+        self.pre_name = self.stack_name(grp.nodes)
+        in_name = self.in_name = self.fresh(self.pre_name + "_in")
+        if len(grp.params) > 1:
+            self.stacks.append((grp.stack, grp.params))
+        leftovers = [[t for t in self.hoisted[n] if t != x_product(n)] for n in grp.nodes]
+        biases = [lo[0].name if len(lo) == 1 and isinstance(lo[0], MatrixSymbol) and lo[0].name in self.params
+                  and self.sym[lo[0].name].shape[1] == 1 else None for lo in leftovers]
+        comment = [self.show.equation_text(n, sum_of(self.hoisted[n])) for n in grp.nodes]
+        X = self.sym[self.x]
+        P = MatrixSymbol(grp.stack, grp.total, X.shape[0])
+        if all(biases):
+            bname = self.stack_name(biases)
+            if len(biases) > 1:
+                self.stacks.append((bname, biases))
+            self.pre_stmts.append(Stmt(in_name, P * X + MatrixSymbol(bname, grp.total, 1), comment))
+        else:
+            self.pre_stmts.append(Stmt(in_name, P * X, comment))
+            for n, left, (lo, hi) in zip(grp.nodes, leftovers, grp.rows):
+                if left:
+                    self.pre_stmts.append(Stmt(f"{in_name}[:, {slice_code(lo, hi, grp.total)}]", sum_of(left),
+                                               [], "+="))
+        for n, (lo, hi) in zip(grp.nodes, grp.rows):
+            s = self.new_symbol(f"__in_{n}", hi - lo, indexed(in_name, slice_code(lo, hi, grp.total), "t"), None)
+            sub[n] = (sum_of(self.hoisted[n]), s)
+        return sub
+
+    def _other_hoisted_terms(self, done: dict) -> dict:
+        """Hoisted terms outside the input group: an all-steps array each (``a_in`` of a lone statement)."""
+        sub = {}
+        for n, ts in self.hoisted.items():
+            if n in done:
+                continue
+            name = self.fresh(n + "_in")
+            self.pre_stmts.append(Stmt(name, sum_of(ts), [self.show.equation_text(n, sum_of(ts))]))
+            sub[n] = (sum_of(ts), self.new_symbol(f"__in_{n}", self.rows(n), f"{name}[t]", name))
+        return sub
+
+    def _recurrent_products(self):
+        """One stacked product P s_{t−1} per group; a symbol for each member's rows of it."""
+        self.mm, self.mm_group, self.mm_param = {}, {}, {}
+        for grp in self.groups:
+            if len(grp.params) > 1:
+                self.stacks.append((grp.stack, grp.params))
+            grp.product = self.fresh(grp.stack + grp.operand.replace(PREV, "").replace("_", ""))
+            for p, (lo, hi) in zip(grp.params, grp.rows):
+                key = self.sym[p] * self.sym[grp.operand]
+                # one symbol per (matrix, operand): M0 h_{t−1} and M0 s_{t−1} are different products
+                sym = f"__mm_{p}__{grp.operand}"
+                self.mm[key] = self.new_symbol(sym, hi - lo, indexed(grp.product, slice_code(lo, hi, grp.total)),
+                                               None)
+                self.mm_group[sym] = grp
+                self.mm_param[sym] = p
 
     # ---- backward -------------------------------------------------------------------------------------
 
