@@ -128,3 +128,11 @@ def test_softmax_helper_only_where_the_loop_calls_it(spec, softmax):
     source = generate(spec).source
     assert ("def _softmax(" in source) == softmax
     assert ("_softmax(zs[t])" in source) == softmax
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+def test_stacked_layers_keep_the_width_and_name_their_gate_blocks(model):
+    """Two layers: long tuples and dicts are packed on lines; layer 1's gates read fi…_1, not f_1_i_1…."""
+    source = generate(load_cell(model, layers=2)).source
+    assert not [line for line in source.splitlines() if len(line) > WIDTH]
+    assert ("figq_1s" if model == "lstm" else "ru_1s") in source

@@ -194,7 +194,7 @@ def _contract(low: Lowering, facts: _Facts) -> list[str]:
         '    sizes, dtype, state0 = _checked(params, xs, None, {"h0": h0, **state0}, need_targets=False)',
         "    o = np.zeros((xs.shape[0], sizes[CLASS_DIM], xs.shape[2]), dtype)",
         "    tape = dict(zip(TAPE, _forward(params, xs, o, state0, sizes, dtype)[1]))",
-        "    return {" + ", ".join(f"{n!r}: tape[{plural(n)!r}]" for n in outputs) + "}",
+        *_packed("    return {", [f"{n!r}: tape[{plural(n)!r}]" for n in outputs], "}"),
         "",
         "",
     ]
@@ -220,8 +220,8 @@ def _loss_and_grads(low: Lowering, facts: _Facts, emitter: BackwardEmitter, tape
         "        truncate: None for full BPTT, or k >= 1: each E_t sends its gradient back at most k steps.",
         "",
         "    Returns:",
-        f"        (E, grads): grads has every parameter (same shapes), \"xs\" (T, {facts.input_dim}, B) and "
-        f"{', '.join(repr(i) for i in inits)}.",
+        *_wrap(f"(E, grads): grads has every parameter (same shapes), \"xs\" (T, {facts.input_dim}, B) and "
+               f"{', '.join(repr(i) for i in inits)}.", " " * 8, "    "),
         '    """',
         '    sizes, dtype, state0 = _checked(params, xs, targets, {"h0": h0, **state0})',
         "    truncate = _check_truncate(truncate)",
@@ -247,7 +247,7 @@ def _forward_function(low: Lowering, facts: _Facts, forward: list[str], tape: li
         "    T, _, B = xs.shape",
         *_unpacked(facts, low),
         *forward,
-        f"    return E, ({', '.join(tape)},)",
+        *_packed("    return E, (", tape, ",)"),
     ]
 
 

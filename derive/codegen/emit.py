@@ -496,7 +496,10 @@ def _ranges(lines: list[int]) -> str:
 
 
 def _joined(names: list[str]) -> str:
-    """f, i, q → "fiq"; a_r, a_u → "a_ru": the name of a stack of quantities."""
+    """f, i, q → "fiq"; a_r, a_u → "a_ru"; f_1, i_1 → "fi_1": the name of a stack of quantities."""
+    suffix = os.path.commonprefix([n[::-1] for n in names])[::-1]
+    if suffix.startswith("_") and all(len(n) == len(suffix) + 1 for n in names):  # f_1, i_1 → fi_1
+        return "".join(n[0] for n in names) + suffix
     prefix = os.path.commonprefix(names)
     if "_" in prefix:
         prefix = prefix[:prefix.rindex("_") + 1]
