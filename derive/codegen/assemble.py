@@ -49,7 +49,8 @@ class _Facts:
                    loss_text, target_doc)
 
 
-def module_source(low: Lowering, origin: str, version: str, verification: list[str] | None) -> str:
+def module_source(low: Lowering, origin: str, version: str, verification: list[str] | None,
+                  appended: str = "") -> str:
     """The complete source of the generated module.
 
     Args:
@@ -57,6 +58,8 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         origin: what it was generated from (a built-in name or a cell file path).
         version: the toolkit's version, for the header.
         verification: lines saying how it was verified, or None ("not verified").
+        appended: source the caller appends after the module (derive/bidirectional.py's network): the
+            runtime helpers it calls are written too.
     """
     emitter = BackwardEmitter(low)
     forward, tape = emitter.forward()
@@ -72,7 +75,7 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
     # helpers of the cell's functions first: their names decide which runtime helpers are used
     functions = helpers(n.fn for n in low.cell.nodes)
     return "\n".join(_docstring(low, origin, version, verification, facts)) + "\n" + text + \
-        runtime_source(text + functions) + functions
+        runtime_source(text + functions + appended) + functions
 
 
 def _wrap(text: str, indent: str = "", more: str = "") -> list[str]:
