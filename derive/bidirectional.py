@@ -70,14 +70,14 @@ def bidirectional(spec: str, bias: bool = True) -> Bidirectional:
             prediction itself), or it has no single state to read (Jordan).
     """
     cell = load(spec, bias=bias)
-    b = _CellBuilder("\n".join(cell.source), cell.path, bias, cell.name).read()
-    if b.layers > 1:
-        raise CellError(cell.path, b.layers_line, "cannot make a stacked cell bidirectional",
+    source = _CellBuilder("\n".join(cell.source), cell.path, bias, cell.name).read()
+    if source.layers > 1:
+        raise CellError(cell.path, source.layers_line, "cannot make a stacked cell bidirectional",
                         "one layer ('layers' line removed)")
-    s = split(b, "make {} bidirectional")
+    s = split(source, "make {} bidirectional")
     kept = [p for p in s.head_params if p in cell.param_names]  # without the biases --no-bias dropped
-    head_matrix = [p for p in kept if b.decls[p].shape[1] != "1"]
-    head_bias = [p for p in kept if b.decls[p].shape[1] == "1"]
+    head_matrix = [p for p in kept if source.decls[p].shape[1] != "1"]
+    head_bias = [p for p in kept if source.decls[p].shape[1] == "1"]
     logits = cell.logits
     node = cell.node(logits)
     shape_ok = (len(head_matrix) == 1 and len(head_bias) <= 1
@@ -86,10 +86,10 @@ def bidirectional(spec: str, bias: bool = True) -> Bidirectional:
     if cell.loss not in ("cross_entropy", "mse") or not shape_ok:
         raise CellError(cell.path, 0, f"cannot make {cell.name} bidirectional: its output layer is not a readout",
                         "z = W @ h (+ c), then softmax with cross_entropy, or z itself with mse")
-    if UP in b.decls or UP in {n for n, _, _ in b.equations}:
+    if UP in source.decls or UP in {n for n, _, _ in source.equations}:
         raise CellError(cell.path, 0, f"cannot make {cell.name} bidirectional: it uses the name {UP!r}",
                         f"another name ({UP!r} is the direction cell's upstream gradient)")
-    direction = parse(_direction_text(b, s), f"{cell.path} (one direction, no output layer)", bias=bias,
+    direction = parse(_direction_text(source, s), f"{cell.path} (one direction, no output layer)", bias=bias,
                       name=f"{cell.name}-direction")
     return Bidirectional(cell, direction, s.out, cell.loss, head_matrix[0], head_bias[0] if head_bias else None)
 
@@ -110,15 +110,15 @@ def _is_readout(expr, W, h, c) -> bool:
     return same(expr, Bin("+", prod, Name(c))) or same(expr, Bin("+", Name(c), prod))
 
 
-def _direction_text(b, s) -> str:
+def _direction_text(source, s) -> str:
     from derive.cellfile import to_text
 
-    used = {d for n in (*s.rec_params, *s.states, s.inp.name) for d in b.decls[n].shape if d != "1"}
-    out_rows = b.decls[s.out].shape[0]
-    lines = [f"# {b.description or b.name}: one direction, no output layer (bidirectional)",
-             f"dims {' '.join(d for d in b.dims if d in used | {out_rows})}",
+    used = {d for n in (*s.rec_params, *s.states, s.inp.name) for d in source.decls[n].shape if d != "1"}
+    out_rows = source.decls[s.out].shape[0]
+    lines = [f"# {source.description or source.name}: one direction, no output layer (bidirectional)",
+             f"dims {' '.join(d for d in source.dims if d in used | {out_rows})}",
              f"input {s.inp.name} : {s.inp.shape[0]}", f"target {UP} : {out_rows}"]
-    for d in b.decls.values():
+    for d in source.decls.values():
         if d.kind == "param" and d.name in s.rec_params:
             shape = d.shape[0] if d.shape[1] == "1" else f"{d.shape[0]} x {d.shape[1]}"
             lines.append(f"param {d.name} : {shape}" + (" bias" if d.bias else ""))

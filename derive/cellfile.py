@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from derive.errors import CellError
-from derive.function_names import KNOWN, VECTOR
-
-PREV = "_prev"
+from derive.functions import KNOWN, VECTOR
+from derive.naming import PREV, current, is_previous, previous
 _IDENT = r"[A-Za-z][A-Za-z0-9_]*"
 #: names the derivation's notation gives a meaning (docs/cells.md, "Reserved names"); x and o only as
 #: the input's and the target's names
@@ -184,7 +183,7 @@ class Cell:
     def shape(self, name: str) -> tuple[str, str]:
         """Shape of any parameter, input, target, state (or ``<state>_prev``) or node."""
         for d in (self.input, self.target, *self.params, *self.states):
-            if name in (d.name, d.name + PREV):
+            if name in (d.name, previous(d.name)):
                 return d.shape
         return self.node(name).shape
 
@@ -321,16 +320,21 @@ def parse(text: str, path: str = "<string>", bias: bool = True, name: str | None
     Raises:
         CellError: with the line number and what was expected.
     """
-    b = _CellBuilder(text, path, bias, name)
-    if layers is not None:
-        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
-            raise CellError(path, 0, f"layers: got {layers!r}", "an integer >= 1")
-        b.requested_layers = layers
-    return b.build()
+    if layers is not None and (isinstance(layers, bool) or not isinstance(layers, int) or layers < 1):
+        raise CellError(path, 0, f"layers: got {layers!r}", "an integer >= 1")
+    return _CellBuilder(text, path, bias, name, requested_layers=layers).build()
 
 
 class _CellBuilder:
-    def __init__(self, text, path, bias, name):
+    """Reads a cell file line by line (pass 1), then checks and normalises it into a :class:`Cell` (pass 2).
+
+    Attributes (pass 1, as written): ``name``, ``description`` (the leading comment), ``dims`` and the
+    line declaring them, ``decls`` by name, ``equations`` as (name, tree, line), ``loss`` as
+    (prediction, target, line, kind), ``layers`` and its line (0: no ``layers`` line);
+    ``requested_layers``: the caller's layer count (None: the file's).
+    """
+
+    def __init__(self, text, path, bias, name, requested_layers: int | None = None):
         self.lines = text.splitlines()
         self.path, self.bias = path, bias
         self.name = name or Path(path).stem
@@ -338,17 +342,16 @@ class _CellBuilder:
         self.dims: list[str] = []
         self.decls: dict[str, Decl] = {}
         self.equations: list[tuple[str, object, int]] = []
-        self.loss: tuple[str, str, int] | None = None
+        self.loss: tuple[str, str, int, str] | None = None
         self.dims_line = 0
         self.layers, self.layers_line = 1, 0
+        self.requested_layers = requested_layers
 
     def err(self, lineno, message, expected="", column=0):
         src = self.lines[lineno - 1].rstrip() if 0 < lineno <= len(self.lines) else ""
         return CellError(self.path, lineno, message, expected, src, column)
 
     # -- pass 1: read every line ---------------------------------------------------------------
-    requested_layers: int | None = None
-
     def build(self) -> Cell:
         self.read()
         if self.requested_layers is not None:
@@ -422,7 +425,7 @@ class _CellBuilder:
             raise self.err(no, f"syntax error in '{kind}' declaration", forms[kind])
         name, rows, cols, rest = m["name"], m["rows"], m["cols"] or "1", m["rest"].split()
         col = line.index(name, len(kind)) + 1
-        if not re.fullmatch(_IDENT, name) or name.endswith(PREV):
+        if not re.fullmatch(_IDENT, name) or is_previous(name):
             raise self.err(no, f"bad name {name!r}", f"an identifier not ending in '{PREV}'", col)
         if name in self.decls or name in self.dims:
             raise self.err(no, f"{name!r} is declared twice", "one declaration per name", col)
@@ -464,6 +467,23 @@ class _CellBuilder:
 
     # -- pass 2: check and normalise --------------------------------------------------------------
     def _check(self) -> Cell:
+        """Pass 2 in its phases: declarations, equations (into nodes), the loss line, nothing unused."""
+        by_kind = self._check_declarations()
+        dropped = tuple(d.name for d in by_kind["param"] if d.bias and not self.bias)
+        states = {d.name: d for d in by_kind["state"]}
+        target = by_kind["target"][0]
+        nodes, defined_line, used = self._nodes(states, target, dropped)
+        pred, kind, pred_node = self._check_loss(nodes, defined_line, states, target)
+        self._check_all_used(by_kind, states, defined_line, used, dropped, pred)
+        return Cell(
+            name=self.name, description=_without_terms(self.description, dropped), path=self.path, dims=tuple(self.dims),
+            input=by_kind["input"][0], target=target, params=tuple(p for p in by_kind["param"] if p.name not in dropped),
+            states=tuple(by_kind["state"]), nodes=tuple(nodes), softmax=pred,
+            logits=pred if kind != "cross_entropy" else pred_node.expr.arg.id, bias=self.bias, dropped=dropped,
+            source=tuple(self.lines), loss=kind)
+
+    def _check_declarations(self) -> dict[str, list[Decl]]:
+        """Dims, one input, one target, at least one state and a loss line; the declarations by kind."""
         if not self.dims:
             raise self.err(0, "no 'dims' line", "'dims D H K' before the declarations")
         by_kind = {k: [d for d in self.decls.values() if d.kind == k] for k in ("param", "input", "target", "state")}
@@ -474,23 +494,23 @@ class _CellBuilder:
             raise self.err(0, "no 'state' declaration", "at least one 'state NAME : ROWS'")
         if self.loss is None:
             raise self.err(0, "no 'loss' line", "'loss cross_entropy(ohat, o)' after the equations")
-        dropped = tuple(d.name for d in by_kind["param"] if d.bias and not self.bias)
+        return by_kind
 
+    def _nodes(self, states, target, dropped) -> tuple[list[Node], dict[str, int], set[str]]:
+        """Every equation checked (name, shape) and normalised into nodes; where each quantity is defined
+        and every name the equations read."""
         shapes: dict[str, tuple[str, str]] = {}
         for d in self.decls.values():
             if d.kind != "target":
-                shapes[d.name if d.kind != "state" else d.name + PREV] = d.shape
+                shapes[d.name if d.kind != "state" else previous(d.name)] = d.shape
         defined_line: dict[str, int] = {}
         used: set[str] = set()
         nodes: list[Node] = []
-        states = {d.name: d for d in by_kind["state"]}
-        target = by_kind["target"][0]
-
         for name, expr, no in self.equations:
             if name in self.decls and self.decls[name].kind != "state":
                 raise self.err(no, f"{name!r} is a {self.decls[name].kind} and cannot be assigned",
                                "a new name or a state name on the left of '='", 1)
-            if name.endswith(PREV) or name in self.dims:
+            if is_previous(name) or name in self.dims:
                 raise self.err(no, f"{name!r} cannot be assigned", "a new identifier (not a dimension, not *_prev)", 1)
             if name not in states and (why := reserved_reason(name, "equation")) is not None:
                 raise self.err(no, f"{name!r} is {why}", _RESERVED_HINT, 1)
@@ -507,7 +527,10 @@ class _CellBuilder:
             defined_line[name] = no
             shapes[name] = shape
             nodes.extend(self._normalise(name, expr, shape, no, shapes))
+        return nodes, defined_line, used
 
+    def _check_loss(self, nodes, defined_line, states, target) -> tuple[str, str, Node]:
+        """The loss line against the equations: (prediction, loss kind, the prediction's node)."""
         pred, tgt, loss_no, kind = self.loss
         if tgt != target.name:
             raise self.err(loss_no, f"unknown target {tgt!r}", f"the declared target {target.name!r}")
@@ -526,7 +549,11 @@ class _CellBuilder:
         if pred_node.shape != target.shape:
             raise self.err(loss_no, f"shape mismatch: {pred!r} is {_fmt(pred_node.shape)}, "
                            f"target {tgt!r} is {_fmt(target.shape)}", "equal shapes")
+        return pred, kind, pred_node
 
+    def _check_all_used(self, by_kind, states, defined_line, used, dropped, pred) -> None:
+        """Every state updated, every parameter and the input read, no name collisions, nothing computed
+        that nothing reads."""
         for s in states.values():
             if s.name not in defined_line:
                 raise self.err(s.line, f"state {s.name!r} is never updated",
@@ -544,12 +571,6 @@ class _CellBuilder:
         inp = by_kind["input"][0]
         if inp.name not in used:
             raise self.err(inp.line, f"input {inp.name!r} is never used", "the input in some equation")
-        return Cell(
-            name=self.name, description=_without_terms(self.description, dropped), path=self.path, dims=tuple(self.dims),
-            input=inp, target=target, params=tuple(p for p in by_kind["param"] if p.name not in dropped),
-            states=tuple(by_kind["state"]), nodes=tuple(nodes), softmax=pred,
-            logits=pred if kind != "cross_entropy" else pred_node.expr.arg.id, bias=self.bias, dropped=dropped,
-            source=tuple(self.lines), loss=kind)
 
     def _check_collisions(self, by_kind, assigned) -> None:
         """Names the generated code derives from others: NAMEs is NAME's all-steps array (z → zs), an
@@ -618,9 +639,9 @@ class _CellBuilder:
             if e.id not in shapes:
                 hint = ""
                 if e.id in self.decls and self.decls[e.id].kind == "state":
-                    hint = f" (use {e.id}{PREV} for the previous step's value, or define {e.id} first)"
-                elif e.id.endswith(PREV):
-                    hint = f" ({e.id[:-len(PREV)]!r} is not a declared state)"
+                    hint = f" (use {previous(e.id)} for the previous step's value, or define {e.id} first)"
+                elif is_previous(e.id):
+                    hint = f" ({current(e.id)!r} is not a declared state)"
                 raise self.err(no, f"undefined symbol {e.id!r}{hint}",
                                "a declared parameter, input, state_prev or a quantity defined above", e.col)
             return shapes[e.id]

@@ -26,12 +26,14 @@ from sympy import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatPow, Matri
                    ZeroMatrix)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from derive.cellfile import PREV, Cell
-from derive.functions import ELEMENTWISE, REGISTRY
+from derive.cellfile import Cell
+from derive.functions import REGISTRY
+from derive.naming import previous
 from derive.program import Softmax, adjoint_program
 
-# the registry's NumPy forms for lambdify (independent of the generated runtime); tanh and exp: SymPy's own
-_NUMPY = {name: entry.evaluate for name, entry in REGISTRY.items() if entry.evaluate is not None}
+# the registry's NumPy forms for lambdify (independent of the generated runtime), by SymPy class name;
+# tanh and exp: SymPy's own
+_NUMPY = {name: entry.evaluate for name, entry in REGISTRY.items() if entry.callable and entry.evaluate is not None}
 
 
 class Evaluator:
@@ -68,7 +70,7 @@ class Evaluator:
         for s in cell.states:
             rows = sizes[s.shape[0]]
             given = (state0 or {}).get(s.init)
-            prev[s.name + PREV] = np.zeros((rows, B), xs.dtype) if given is None else given
+            prev[previous(s.name)] = np.zeros((rows, B), xs.dtype) if given is None else given
         out: dict[str, list] = {a.target.name: [] for a in self.program.forward}
         for t in range(T):
             env = {**params, **prev, cell.input.name: xs[t]}
@@ -76,7 +78,7 @@ class Evaluator:
                 value = self._eval(a.expr, env, sizes, B)  # a quantity of parameters alone: one column
                 env[a.target.name] = np.broadcast_to(value, (value.shape[0], B)).copy()
                 out[a.target.name].append(env[a.target.name])
-            prev = {s + PREV: env[s] for s in cell.state_names}
+            prev = {previous(s): env[s] for s in cell.state_names}
         return {k: np.stack(v) for k, v in out.items()}
 
     def loss(self, params, xs, targets, state0=None) -> float:
@@ -139,6 +141,6 @@ class Evaluator:
 
     def _function(self, lam: sp.Lambda):
         if lam not in self._fns:
-            modules = [{name: _NUMPY[name] for name in _NUMPY if name in ELEMENTWISE}, "numpy"]
+            modules = [_NUMPY, "numpy"]
             self._fns[lam] = sp.lambdify(lam.variables, lam.expr, modules=modules)
         return self._fns[lam]

@@ -25,11 +25,12 @@ import numpy as np
 import sympy as sp
 from sympy import MatrixSymbol
 
-from derive.cellfile import PREV, Cell, load
+from derive.cellfile import Cell, load
 from derive.codegen.printer import NumPyCodePrinter
 from derive.codegen.runtime import RUNTIME
 from derive.functions import REGISTRY, helpers
-from derive.program import NEXT, adjoint_program
+from derive.naming import adjoint, carried, incoming, previous
+from derive.program import adjoint_program
 
 
 def _runtime() -> dict:
@@ -64,9 +65,9 @@ class Lambdified:
     """A cell's ``loss`` and ``loss_and_grads`` built in memory (same contract as the written module)."""
 
     cell: Cell
-    forward: list = field(default_factory=list)
-    backward: list = field(default_factory=list)
-    grads: dict = field(default_factory=dict)
+    forward: list[_Statement] = field(default_factory=list)
+    backward: list[_Statement] = field(default_factory=list)
+    grads: dict[str, _Statement] = field(default_factory=dict)  # parameter → its gradient's statement
     runtime: dict = field(default_factory=_runtime, repr=False)
 
     def param_shapes(self, **sizes: int) -> dict[str, tuple[int, int]]:
@@ -105,7 +106,7 @@ class Lambdified:
         for t in range(T):
             env = {**params, cell.input.name: xs[t], "__sizes": {str(k): v for k, v in sizes.items()},
                    "__B": B, "__dtype": dtype}
-            env.update({s + PREV: v for s, v in prev.items()})
+            env.update({previous(s): v for s, v in prev.items()})
             self._run(self.forward, env)
             tape.append(env)
             prev = {s: env[s] for s in cell.state_names}
@@ -147,14 +148,14 @@ class Lambdified:
                 env = dict(tape[t])
                 loss_here = truncate is None or truncate >= T or t == t_in
                 env[cell.target.name] = onehots[t] if loss_here else env[cell.softmax]
-                env.update({"d" + s + NEXT: v for s, v in carry.items()})
+                env.update({incoming(s): v for s, v in carry.items()})
                 self._run(self.backward, env)
                 for p, st in self.grads.items():
                     if st.fn is not None:
                         g = st.fn(*(env[a] for a in st.args))
                         grads[p] += g.sum(axis=1, keepdims=True) if st.batch_sum else g
-                dxs[t] += env["d" + cell.input.name]
-                carry = {s: env["d" + s + PREV] for s in cell.state_names}
+                dxs[t] += env[adjoint(cell.input.name)]
+                carry = {s: env[carried(s)] for s in cell.state_names}
             if start == 0:
                 for s in cell.states:
                     d0[s.init] += carry[s.name]
@@ -177,9 +178,8 @@ def lambdify(spec: str | Cell, bias: bool = True) -> Lambdified:
     """
     cell = spec if isinstance(spec, Cell) else load(spec, bias=bias)
     prog = adjoint_program(cell)
-    out = Lambdified(cell)
-    modules = [out.runtime, "numpy"]
-    out.forward = [_lambdified(a, modules) for a in prog.forward]
-    out.backward = [_lambdified(a, modules) for a in prog.backward]
-    out.grads = {p: _lambdified(a, modules) for p, a in prog.grads.items()}
-    return out
+    runtime = _runtime()
+    modules = [runtime, "numpy"]
+    return Lambdified(cell, forward=[_lambdified(a, modules) for a in prog.forward],
+                      backward=[_lambdified(a, modules) for a in prog.backward],
+                      grads={p: _lambdified(a, modules) for p, a in prog.grads.items()}, runtime=runtime)

@@ -10,13 +10,19 @@ Naming: a parameter, state or equation of layer ℓ gets the suffix ``_ℓ`` (``
 just ``ℓ`` when its name already has a subscript (``U_f1``, ``b_gh2``, ``a_f1``), so the display keeps one
 subscript group: U₁, h_{2,t}, U_{f1}. Initial states are ``h0_1``, ``c0_2``, … . The output layer's
 parameters (W, c) and the prediction keep their names: there is one output layer.
+
+>>> from derive import load_cell
+>>> cell = load_cell("rnn", layers=2)
+>>> cell.param_names, cell.state_names
+(('U_1', 'V_1', 'b_1', 'U_2', 'V_2', 'b_2', 'W', 'c'), ('h_1', 'h_2'))
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from derive.cellfile import PREV, Bin, Call, Name, Neg, Num, names_in, to_text
+from derive.cellfile import Bin, Call, Name, Neg, Num, names_in, to_text
+from derive.naming import current, is_previous, previous
 from derive.errors import CellError
 
 
@@ -54,37 +60,37 @@ class Split:
     need: set  # names of the recurrent equations
 
 
-def split(b, what: str = "stack {}") -> Split:
-    """Cut the cell read by ``b`` (a ``_CellBuilder`` after ``read()``) into recurrence and output layer.
+def split(source, what: str = "stack {}") -> Split:
+    """Cut the cell read by ``source`` (a ``_CellBuilder`` after ``read()``) into recurrence and output layer.
 
     Raises:
         CellError: when the cell has no single state for the next layer to read (the output layer
             reads several states, the input, or the recurrence reads the prediction, as Jordan's does).
     """
-    where = b.layers_line
+    where = source.layers_line
 
     def refuse(message, expected):
-        raise CellError(b.path, where, f"cannot {what.format(b.name)}: {message}", expected)
+        raise CellError(source.path, where, f"cannot {what.format(source.name)}: {message}", expected)
 
-    if b.loss is None:
+    if source.loss is None:
         refuse("no 'loss' line", "a complete cell file")
-    decls = b.decls
+    decls = source.decls
     states = [d.name for d in decls.values() if d.kind == "state"]
     params = {d.name for d in decls.values() if d.kind == "param"}
     inp = next((d for d in decls.values() if d.kind == "input"), None)
     tgt = next((d for d in decls.values() if d.kind == "target"), None)
     if inp is None or tgt is None or not states:
         refuse("no input, target or state", "an input, a target and at least one state")
-    eq_names = [name for name, _, _ in b.equations]
-    reads = {name: names_in(expr) for name, expr, _ in b.equations}
+    eq_names = [name for name, _, _ in source.equations]
+    reads = {name: names_in(expr) for name, expr, _ in source.equations}
     # the recurrence: every equation a state's new value needs (transitively)
     need = set(states)
     for name in reversed(eq_names):
         if name in need:
             need |= reads[name] & set(eq_names)
-    recurrent = [e for e in b.equations if e[0] in need]
-    head = [e for e in b.equations if e[0] not in need]
-    pred = b.loss[0]
+    recurrent = [e for e in source.equations if e[0] in need]
+    head = [e for e in source.equations if e[0] not in need]
+    pred = source.loss[0]
     if pred in need:
         refuse(f"the prediction {pred!r} feeds back into the recurrence",
                "a cell whose output layer is computed from its states (not Jordan's)")
@@ -102,16 +108,16 @@ def split(b, what: str = "stack {}") -> Split:
     return Split(inp, tgt, states, recurrent, head, out, rec_params, head_params, need)
 
 
-def stacked_text(b, layers: int) -> str:
-    """The cell file of ``layers`` stacked copies of the cell read by ``b`` (a ``_CellBuilder`` after
+def stacked_text(source, layers: int) -> str:
+    """The cell file of ``layers`` stacked copies of the cell read by ``source`` (a ``_CellBuilder`` after
     ``read()``).
 
     Raises:
         CellError: see :func:`split`.
     """
-    sp_ = split(b)
-    decls, states, inp, out, need = b.decls, sp_.states, sp_.inp, sp_.out, sp_.need
-    recurrent, head, rec_params, pred = sp_.recurrent, sp_.head, sp_.rec_params, b.loss[0]
+    parts = split(source)
+    decls, states, inp, out, need = source.decls, parts.states, parts.inp, parts.out, parts.need
+    recurrent, head, rec_params, pred = parts.recurrent, parts.head, parts.rec_params, source.loss[0]
     own = rec_params | set(states) | need  # what every layer has its own copy of
     d_in, d_out = inp.shape[0], decls[out].shape[0]
 
@@ -119,8 +125,8 @@ def stacked_text(b, layers: int) -> str:
         def f(name):
             if name == inp.name and layer > 1:
                 return layer_name(out, layer - 1)  # the layer below, this step
-            if name.endswith(PREV) and name[: -len(PREV)] in states:
-                return layer_name(name[: -len(PREV)], layer) + PREV
+            if is_previous(name) and current(name) in states:
+                return previous(layer_name(current(name), layer))
             return layer_name(name, layer) if name in own else name
         return f
 
@@ -130,11 +136,11 @@ def stacked_text(b, layers: int) -> str:
             rows, cols = (d_out if r == d_in else r for r in (rows, cols))
         return rows if cols == "1" else f"{rows} x {cols}"
 
-    lines = [f"# {b.description}" if b.description else f"# {b.name}",
+    lines = [f"# {source.description}" if source.description else f"# {source.name}",
              f"# {layers} stacked layers (generated from the one-layer cell; docs/cells.md, 'Stacked layers')",
-             f"cell {b.name}-{layers}layers", f"dims {' '.join(b.dims)}",
+             f"cell {source.name}-{layers}layers", f"dims {' '.join(source.dims)}",
              f"input {inp.name} : {inp.shape[0]}"]
-    tgt = sp_.target
+    tgt = parts.target
     lines.append(f"target {tgt.name} : {tgt.shape[0]}")
     for layer in range(1, layers + 1):
         for d in decls.values():
@@ -152,5 +158,5 @@ def stacked_text(b, layers: int) -> str:
         lines += [f"{f(name)} = {to_text(_rename(expr, f))}" for name, expr, _ in recurrent]
     top = in_layer(layers)
     lines += [f"{name} = {to_text(_rename(expr, top))}" for name, expr, _ in head]
-    lines.append(f"loss {b.loss[3]}({pred}, {tgt.name})")
+    lines.append(f"loss {source.loss[3]}({pred}, {tgt.name})")
     return "\n".join(lines) + "\n"

@@ -19,11 +19,10 @@ from sympy import (HadamardPower, HadamardProduct, Identity, MatAdd, MatMul, Mat
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from derive import output
-from derive.cellfile import PREV, Bin, Call, Cell, Name, Neg, Num, names_in
-from derive.functions import ELEMENTWISE
-
-NEXT = "_next"
+from derive import naming, output
+from derive.cellfile import Bin, Call, Cell, Name, Neg, Num, names_in
+from derive.functions import sympy_function
+from derive.naming import NEXT  # noqa: F401 — re-exported: callers import the program's suffixes from here
 
 
 class Softmax(MatrixExpr):
@@ -135,7 +134,7 @@ class _Template:
         if isinstance(e, Neg):
             return -self._build(e.x)
         if isinstance(e, Call):
-            return ELEMENTWISE[e.fn](sp.Symbol(e.arg.id))
+            return sympy_function(e.fn)(sp.Symbol(e.arg.id))
         if e.op == "@":
             s = sp.Symbol(f"_mm{len(self.opaque)}")
             self.opaque[s] = (e.left.id, e.right)
@@ -152,30 +151,37 @@ class _Builder:
         self.dims = dims(cell)
         self.sym: dict[str, MatrixSymbol] = {}
 
-    def S(self, name, shape_of=None) -> MatrixSymbol:
+    def symbol(self, name, shape_of=None) -> MatrixSymbol:
+        """The program's MatrixSymbol ``name`` (made on first use) with the shape of ``shape_of or name``."""
         if name not in self.sym:
             self.sym[name] = MatrixSymbol(name, *_shape(self.cell, shape_of or name, self.dims))
         return self.sym[name]
 
+    S = symbol  # the short name derive/derivation.py calls
+
+    def adjoint(self, name, shape_of=None) -> MatrixSymbol:
+        """The adjoint ∂E/∂name, shaped like ``shape_of or name``."""
+        return self.symbol(naming.adjoint(name), shape_of or name)
+
     def shape_of_ast(self, e):
         names = sorted(names_in(e))
         if isinstance(e, Bin) and e.op == "@":
-            return (self.S(e.left.id).shape[0], sp.Integer(1))
-        return self.S(names[0]).shape if names else None
+            return (self.symbol(e.left.id).shape[0], sp.Integer(1))
+        return self.symbol(names[0]).shape if names else None
 
     def mat(self, e, shape):
         """Forward expression tree → matrix expression."""
         if isinstance(e, Name):
-            return self.S(e.id)
+            return self.symbol(e.id)
         if isinstance(e, Num):
             return sp.nsimplify(e.value) * OneMatrix(*shape)
         if isinstance(e, Neg):
             return -self.mat(e.x, shape)
         if isinstance(e, Call):
-            arg = self.S(e.arg.id)
-            return Softmax(arg) if e.fn == "softmax" else arg.applyfunc(ELEMENTWISE[e.fn])
+            arg = self.symbol(e.arg.id)
+            return Softmax(arg) if e.fn == "softmax" else arg.applyfunc(sympy_function(e.fn))
         if e.op == "@":
-            A = self.S(e.left.id)
+            A = self.symbol(e.left.id)
             return MatMul(A, self.mat(e.right, (A.shape[1], sp.Integer(1))))
         left, right = self.mat(e.left, shape), self.mat(e.right, shape)
         if e.op == "+":
@@ -191,9 +197,9 @@ class _Builder:
         if isinstance(s, sp.Symbol):
             if s in opaque:
                 A, right = opaque[s]
-                Am = self.S(A)
+                Am = self.symbol(A)
                 return MatMul(Am, self.mat(right, (Am.shape[1], sp.Integer(1))))
-            return self.S(s.name)
+            return self.symbol(s.name)
         if s.is_Add:
             terms = sorted(s.args, key=lambda a: (not a.is_Number, sp.default_sort_key(a)))
             return MatAdd(*[self.from_scalar(a, shape, opaque) for a in terms])
@@ -206,7 +212,7 @@ class _Builder:
             return HadamardPower(self.from_scalar(s.base, shape, opaque), s.exp)
         if isinstance(s, sp.Function) and len(s.args) >= 1 and isinstance(s.args[0], sp.Symbol):
             d = sp.Dummy("d")
-            return ElementwiseApplyFunction(sp.Lambda(d, s.func(d, *s.args[1:])), self.S(s.args[0].name))
+            return ElementwiseApplyFunction(sp.Lambda(d, s.func(d, *s.args[1:])), self.symbol(s.args[0].name))
         raise NotImplementedError(f"cannot express {s} elementwise")
 
 
@@ -230,7 +236,7 @@ def _in_product(e, wrt) -> bool:
     return False
 
 
-def _rule_for(node, template, wrt):
+def _rule_for(node, wrt):
     if node.fn:
         return f"derivative of {node.fn}"
     return "product rule" if _in_product(node.expr, wrt) else "chain rule"
@@ -238,15 +244,24 @@ def _rule_for(node, template, wrt):
 
 @dataclass
 class _Local:
-    """∂(node)/∂(wrt) as vector–Jacobian product and as a Jacobian (for display)."""
+    """∂(node)/∂(wrt) as vector–Jacobian product and as a Jacobian (for display).
 
-    vjp: list  # matrix expressions to add into the adjoint of wrt
-    param_grad: list  # for parameters: contributions (…) @ yᵀ or elementwise
+    Attributes:
+        vjp: matrix expressions to add into the adjoint of wrt.
+        param_grad: for parameters: contributions (…) @ yᵀ or elementwise.
+        jacobian: the Jacobian for display; None for the identity or no dependence.
+        rule: the rule applied (``"derivative of tanh"``, ``"chain rule"``…).
+        identity: the Jacobian is the identity (wrt enters the node as a plain summand).
+    """
+
+    vjp: list
+    param_grad: list
     jacobian: MatrixExpr | None
     rule: str
+    identity: bool = False
 
 
-def local(b: _Builder, node, wrt, g) -> _Local:
+def local(builder: _Builder, node, wrt, g) -> _Local:
     """Local derivative of one node's equation with respect to one of its inputs.
 
     ``g`` is the node's adjoint (a MatrixSymbol). Elementwise coefficients come from
@@ -256,26 +271,24 @@ def local(b: _Builder, node, wrt, g) -> _Local:
     if node.fn == "softmax":
         # SymPy derives ∂ô_i/∂z_j = ô_i(δ_ij − ô_j) (derive.output): Jacobian diag(ô) − ô ôᵀ.
         output.softmax_jacobian()
-        y = b.S(node.name)
+        y = builder.symbol(node.name)
         K = y.shape[0]
         vjp = HadamardProduct(y, MatAdd(g, -MatMul(OneMatrix(K, K), HadamardProduct(y, g))))
-        loc = _Local([vjp], [vjp], MatAdd(DiagMatrix(y), -MatMul(y, Transpose(y))), "softmax Jacobian")
-        loc.identity = False
-        return loc
+        return _Local([vjp], [vjp], MatAdd(DiagMatrix(y), -MatMul(y, Transpose(y))), "softmax Jacobian")
     tpl = _Template(node.expr)
     own = {}
     if node.fn:
         own = {tpl.expr: sp.Symbol(node.name)}
-    return _local_expr(b, node.expr, tpl, wrt, g, b.S(node.name).shape, own, node)
+    return _local_expr(builder, tpl, wrt, g, builder.symbol(node.name).shape, own, node)
 
 
-def _local_expr(b, expr, tpl, wrt, g, shape, own, node):
+def _local_expr(builder, tpl, wrt, g, shape, own, node):
     vjp, grads, jac_terms = [], [], []
     s = sp.diff(tpl.expr, sp.Symbol(wrt))
     if own:
         s = s.subs(own)
     if s != 0:
-        coef = b.from_scalar(s, shape, tpl.opaque)
+        coef = builder.from_scalar(s, shape, tpl.opaque)
         vjp.append(_had(coef, g))
         grads.append(_had(coef, g))
         jac_terms.append(None if isinstance(coef, OneMatrix) else DiagMatrix(coef))
@@ -285,14 +298,13 @@ def _local_expr(b, expr, tpl, wrt, g, shape, own, node):
             sk = sk.subs(own)
         if sk == 0:
             continue
-        coef = b.from_scalar(sk, shape, tpl.opaque)
+        coef = builder.from_scalar(sk, shape, tpl.opaque)
         gk = _had(coef, g)
-        Am = b.S(A)
+        Am = builder.symbol(A)
         if A == wrt:
-            grads.append(MatMul(gk, Transpose(b.mat(right, (Am.shape[1], sp.Integer(1))))))
+            grads.append(MatMul(gk, Transpose(builder.mat(right, (Am.shape[1], sp.Integer(1))))))
         if wrt in names_in(right):
-            inner_tpl = _Template(right)
-            inner = _local_expr(b, right, inner_tpl, wrt, MatMul(Transpose(Am), gk),
+            inner = _local_expr(builder, _Template(right), wrt, MatMul(Transpose(Am), gk),
                                 (Am.shape[1], sp.Integer(1)), {}, node)
             vjp.extend(inner.vjp)
             grads.extend(inner.param_grad)  # a parameter inside the operand: M1 in M0 @ (M1 @ x)
@@ -301,15 +313,13 @@ def _local_expr(b, expr, tpl, wrt, g, shape, own, node):
                 jac_terms.append(head)
             else:
                 jac_terms.append(MatMul(head, inner.jacobian))
-    n = b.S(wrt).shape[0]
+    n = builder.symbol(wrt).shape[0]
     jac = [Identity(n) if t is None else t for t in jac_terms]
     jacobian = None if not jac else (jac[0] if len(jac) == 1 else MatAdd(*jac))
     if jacobian is not None and isinstance(jacobian, Identity):
         jacobian = None  # identity: marked separately
-    rule = _rule_for(node, tpl, wrt) if node is not None else "chain rule"
-    loc = _Local(vjp, grads, jacobian, rule)
-    loc.identity = bool(jac_terms) and jac_terms == [None]
-    return loc
+    rule = _rule_for(node, wrt) if node is not None else "chain rule"
+    return _Local(vjp, grads, jacobian, rule, identity=bool(jac_terms) and jac_terms == [None])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,123 +362,141 @@ def adjoint_program(cell: Cell) -> AdjointProgram:
 
 
 def _build(cell: Cell) -> AdjointProgram:
-    b = _Builder(cell)
-    for d in (*cell.params, cell.input, cell.target):
-        b.S(d.name)
-    for s in cell.states:
-        b.S(s.name + PREV, s.name)
-    forward = []
-    for node in cell.nodes:
-        b.S(node.name)
-        forward.append(Assign(b.S(node.name), b.mat(node.expr, b.S(node.name).shape), "=", "definition"))
-
-    def adj(name, shape_of=None):
-        return b.S("d" + name, shape_of or name)
-
-    consumers: dict[str, list] = {}
-    for node in cell.nodes:
-        for n in names_in(node.expr):
-            consumers.setdefault(n, []).append(node)
-
-    state_names = set(cell.state_names)
-    incoming = {s: adj(s + NEXT, s) for s in cell.state_names}
-    backward: list[Assign] = []
-    rules: dict[str, str] = {}
-    cache: dict[tuple[str, str], _Local] = {}
-
-    def loc(node, wrt):
-        key = (node.name, wrt)
-        if key not in cache:
-            cache[key] = local(b, node, wrt, adj(node.name))
-        return cache[key]
-
-    emitted: set[str] = set()
-    for node in reversed(cell.nodes):
-        name = node.name
-        terms, used_rules = [], []
-        for m in consumers.get(name, []):
-            if m.fn == "softmax":
-                continue  # ô's derivative enters with the loss below (softmax + cross-entropy)
-            if "d" + m.name not in emitted:
-                continue  # m does not affect E (its own contributions cancelled: s_prev − s_prev)
-            lm = loc(m, name)
-            terms.extend(lm.vjp)
-            used_rules.append(lm.rule)
-        if name in state_names:
-            terms.append(incoming[name])
-            used_rules.append("carry from step t+1")
-        if name == cell.logits and cell.loss == "linear":  # E_t = g_tᵀ ŷ_t: g is ∂E/∂ŷ (an upstream gradient)
-            terms.insert(0, b.S(cell.target.name))
-            used_rules.insert(0, "upstream gradient")
-        elif name == cell.logits and cell.loss == "mse":
-            yhat, y = b.S(cell.softmax), b.S(cell.target.name)
-            output.mse_gradient()  # SymPy derives ŷ − y (asserts the form)
-            terms.insert(0, MatAdd(yhat, -y))
-            used_rules.insert(0, "mean squared error")
-        elif name == cell.logits:
-            ohat, o = b.S(cell.softmax), b.S(cell.target.name)
-            output.cross_entropy_gradient()  # SymPy derives ô − o (asserts the form)
-            terms.insert(0, MatAdd(ohat, -o))
-            used_rules.insert(0, "softmax + cross-entropy")
-            dohat = b.sym.get("d" + cell.softmax)
-            if dohat is not None:
-                output.softmax_jacobian()
-                K = ohat.shape[0]
-                terms.append(HadamardProduct(ohat, MatAdd(dohat, -MatMul(OneMatrix(K, K),
-                                                                         HadamardProduct(ohat, dohat)))))
-                used_rules.append("softmax Jacobian diag(ô) − ô ôᵀ")
-        expr = _sum(terms)
-        if expr is None:
-            if name != cell.softmax:  # (ô's adjoint is folded into ô − o; its symbol must not exist)
-                adj(name)  # the symbol exists (the derivation names it) though no statement assigns it
-            continue
-        rule = ", ".join(dict.fromkeys(used_rules))
-        rules[name] = rule
-        backward.append(Assign(adj(name), expr, "=", rule))
-        emitted.add("d" + name)
-
-    done = {a.target.name for a in backward}
-
-    def gather(name):
-        terms, used = [], []
-        for m in consumers.get(name, []):
-            if "d" + m.name not in done:
-                continue
-            lm = loc(m, name)
-            terms.extend(lm.vjp)
-            used.append(lm.rule)
-        return _sum(terms), ", ".join(dict.fromkeys(used))
-
-    dx, rule = gather(cell.input.name)
-    dx_target = adj(cell.input.name)
-    backward.append(Assign(dx_target, dx if dx is not None else ZeroMatrix(*dx_target.shape), "=",
-                           rule or "x does not affect E"))
+    """The program in its phases: forward statements, node adjoints in reverse order, the input's and
+    the carried adjoints, parameter gradients."""
+    reverse = _Reverse(cell)
+    forward = reverse.forward_statements()
+    incoming = {s: reverse.builder.symbol(naming.incoming(s), s) for s in cell.state_names}
+    backward, rules = reverse.node_adjoints(incoming)
+    backward.append(reverse.input_adjoint())
     carries = {}
     for s in cell.states:
-        expr, rule = gather(s.name + PREV)
-        target = adj(s.name + PREV, s.name)
-        backward.append(Assign(target, expr if expr is not None else ZeroMatrix(*target.shape), "=",
-                               rule or "h_prev unused"))
-        carries[s.name] = target
-        rules[s.name + PREV] = rule
+        statement, rules[naming.previous(s.name)] = reverse.carried_adjoint(s.name)
+        backward.append(statement)
+        carries[s.name] = statement.target
+    grads = {p.name: reverse.parameter_gradient(p) for p in cell.params}
+    return AdjointProgram(cell, dict(reverse.builder.sym), tuple(forward), incoming, tuple(backward), grads,
+                          carries, rules)
 
-    grads = {}
-    for p in cell.params:
-        terms, used = [], []
-        for m in consumers.get(p.name, []):
-            if "d" + m.name not in done:
+
+class _Reverse:
+    """Reverse-mode accumulation over one cell: who consumes what, the local derivatives (each made
+    once), and which adjoints have been assigned so far."""
+
+    def __init__(self, cell: Cell):
+        self.cell = cell
+        self.builder = _Builder(cell)
+        for d in (*cell.params, cell.input, cell.target):
+            self.builder.symbol(d.name)
+        for s in cell.states:
+            self.builder.symbol(naming.previous(s.name), s.name)
+        self.consumers: dict[str, list] = {}  # quantity → the nodes whose equations use it
+        for node in cell.nodes:
+            for n in names_in(node.expr):
+                self.consumers.setdefault(n, []).append(node)
+        self.assigned: set[str] = set()  # adjoints with a statement (a consumer whose adjoint is not
+        # assigned does not affect E: its own contributions cancelled, e.g. s_prev − s_prev)
+        self._locals: dict[tuple[str, str], _Local] = {}
+
+    def local(self, node, wrt) -> _Local:
+        key = (node.name, wrt)
+        if key not in self._locals:
+            self._locals[key] = local(self.builder, node, wrt, self.builder.adjoint(node.name))
+        return self._locals[key]
+
+    def forward_statements(self) -> list[Assign]:
+        """``node = expr`` for every node, in evaluation order."""
+        forward = []
+        for node in self.cell.nodes:
+            target = self.builder.symbol(node.name)
+            forward.append(Assign(target, self.builder.mat(node.expr, target.shape), "=", "definition"))
+        return forward
+
+    def contributions(self, name, skip_softmax=False) -> tuple[list, list[str], list[str]]:
+        """What the consumers of ``name`` send back: (vjp terms, parameter-gradient terms, rules)."""
+        vjps, param_grads, rules = [], [], []
+        for consumer in self.consumers.get(name, []):
+            if skip_softmax and consumer.fn == "softmax":
+                continue  # ô's derivative enters with the loss (softmax + cross-entropy), see _loss_terms
+            if naming.adjoint(consumer.name) not in self.assigned:
                 continue
-            lm = loc(m, p.name)
-            terms.extend(lm.param_grad)
-            used.append(lm.rule)
+            loc = self.local(consumer, name)
+            vjps.extend(loc.vjp)
+            param_grads.extend(loc.param_grad)
+            rules.append(loc.rule)
+        return vjps, param_grads, rules
+
+    def node_adjoints(self, incoming) -> tuple[list[Assign], dict[str, str]]:
+        """Each node's adjoint, last node first: Σ over its consumers, the carry from step t+1 for a
+        state, the loss's own term for the logits."""
+        cell = self.cell
+        backward, rules = [], {}
+        for node in reversed(cell.nodes):
+            name = node.name
+            terms, _, used = self.contributions(name, skip_softmax=True)
+            if name in cell.state_names:
+                terms.append(incoming[name])
+                used.append("carry from step t+1")
+            if name == cell.logits:
+                self._loss_terms(terms, used)
+            expr = _sum(terms)
+            if expr is None:
+                if name != cell.softmax:  # (ô's adjoint is folded into ô − o; its symbol must not exist)
+                    self.builder.adjoint(name)  # the derivation names it though no statement assigns it
+                continue
+            rules[name] = rule = ", ".join(dict.fromkeys(used))
+            backward.append(Assign(self.builder.adjoint(name), expr, "=", rule))
+            self.assigned.add(naming.adjoint(name))
+        return backward, rules
+
+    def _loss_terms(self, terms: list, used: list[str]) -> None:
+        """∂E_t/∂z_t, first among the logits' terms; with cross-entropy also ô's own adjoint (a fed-back ô)."""
+        cell, symbol = self.cell, self.builder.symbol
+        if cell.loss == "linear":  # E_t = g_tᵀ ŷ_t: g is ∂E/∂ŷ (an upstream gradient)
+            terms.insert(0, symbol(cell.target.name))
+            used.insert(0, "upstream gradient")
+            return
+        if cell.loss == "mse":
+            output.mse_gradient()  # SymPy derives ŷ − y (asserts the form)
+            terms.insert(0, MatAdd(symbol(cell.softmax), -symbol(cell.target.name)))
+            used.insert(0, "mean squared error")
+            return
+        ohat, o = symbol(cell.softmax), symbol(cell.target.name)
+        output.cross_entropy_gradient()  # SymPy derives ô − o (asserts the form)
+        terms.insert(0, MatAdd(ohat, -o))
+        used.insert(0, "softmax + cross-entropy")
+        dohat = self.builder.sym.get(naming.adjoint(cell.softmax))
+        if dohat is not None:
+            output.softmax_jacobian()
+            K = ohat.shape[0]
+            terms.append(HadamardProduct(ohat, MatAdd(dohat, -MatMul(OneMatrix(K, K), HadamardProduct(ohat, dohat)))))
+            used.append("softmax Jacobian diag(ô) − ô ôᵀ")
+
+    def _gathered(self, name, shape_of, unused: str) -> tuple[Assign, str]:
+        """``d<name> = Σ`` over its consumers (zeros when none), and the rules applied ("" for none)."""
+        terms, _, used = self.contributions(name)
+        expr, rule = _sum(terms), ", ".join(dict.fromkeys(used))
+        target = self.builder.adjoint(name, shape_of)
+        return Assign(target, expr if expr is not None else ZeroMatrix(*target.shape), "=", rule or unused), rule
+
+    def input_adjoint(self) -> Assign:
+        """∂E_t/∂x_t (through this step's nodes only)."""
+        return self._gathered(self.cell.input.name, None, "x does not affect E")[0]
+
+    def carried_adjoint(self, state: str) -> tuple[Assign, str]:
+        """∂E/∂s_{t−1} through this step (becomes the next iteration's incoming adjoint), and its rules."""
+        return self._gathered(naming.previous(state), state, "h_prev unused")
+
+    def parameter_gradient(self, param) -> Assign:
+        """``dP += …``: this step's contribution to ∂E/∂P (summed over the batch for column vectors)."""
+        _, terms, used = self.contributions(param.name)
         total = _sum(terms)  # None when the terms cancelled (− v + v): the gradient is zero
-        grads[p.name] = Assign(adj(p.name), total if total is not None else ZeroMatrix(*b.S(p.name).shape), "+=",
-                               ", ".join(dict.fromkeys(used)) or "does not affect E", batch_sum=p.shape[1] == "1")
-    return AdjointProgram(cell, dict(b.sym), tuple(forward), incoming, tuple(backward), grads, carries, rules)
+        target = self.builder.adjoint(param.name)
+        return Assign(target, total if total is not None else ZeroMatrix(*self.builder.symbol(param.name).shape),
+                      "+=", ", ".join(dict.fromkeys(used)) or "does not affect E", batch_sum=param.shape[1] == "1")
 
 
 def jacobian(cell: Cell, node: str, wrt: str) -> MatrixExpr | None:
     """The local Jacobian ∂node/∂wrt of one equation (``None``: the identity or no dependence)."""
-    b = _Builder(cell)
-    n = cell.node(node)
-    return local(b, n, wrt, b.S("d" + node, node)).jacobian
+    builder = _Builder(cell)
+    return local(builder, cell.node(node), wrt, builder.adjoint(node)).jacobian

@@ -118,12 +118,22 @@ def render(report: CheckReport, width: int = 100) -> str:
     return console.export_text()
 
 
+def _names(names: list[str], total: int | None = None, shown: int = 3) -> Text:
+    """Test or mistake names for one table cell, whole: 'all' when every test is listed, the first
+    ``shown`` and '+N more' beyond (a cut at a fixed width would break a name mid-word)."""
+    if total and len(names) == total > 1:
+        return Text("all")
+    head = ", ".join(one_line(n) for n in names[:shown])
+    return Text(head + (f", +{len(names) - shown} more" if len(names) > shown else ""))
+
+
 def batch_table(summary: dict) -> Table:
     table = Table(title=f"batch: {summary['directory']}")
-    for col in ("submission", "passed", "tests", "failed tests", "top diagnosis"):
+    table.add_column("submission", overflow="fold")
+    for col in ("passed", "tests", "failed tests", "top diagnosis"):
         table.add_column(col)
     for s in summary["submissions"]:
         table.add_row(Text(one_line(s["submission"])), "yes" if s["passed"] else "no",
-                      f"{s['tests_passed']}/{s['tests']}", Text(one_line(", ".join(s["failed"]))[:60]),
-                      Text(one_line(", ".join(s["diagnoses"]))[:60]))
+                      f"{s['tests_passed']}/{s['tests']}", _names(s["failed"], s["tests"]),
+                      _names(s["diagnoses"]))
     return table

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import textwrap
 
 # Exit codes and UsageError are re-exported for code written against the old place; commands import
 # reports.exits (importing this module from a command would load it twice under `python -m reports.cli`).
@@ -28,9 +29,26 @@ class ArgumentsRefused(UsageError):
         self.prog = prog
 
 
+class WholeWords(argparse.HelpFormatter):
+    """--help text wrapped between words only: argparse's own wrapping breaks at hyphens, which cuts
+    paths and flags (``./bptt-`` / ``summary.json``, ``--no-`` / ``bias``) at a narrow terminal."""
+
+    def _split_lines(self, text, width):
+        return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width,
+                             break_on_hyphens=False, break_long_words=False)
+
+    def _fill_text(self, text, width, indent):
+        return textwrap.fill(self._whitespace_matcher.sub(" ", text).strip(), width, initial_indent=indent,
+                             subsequent_indent=indent, break_on_hyphens=False, break_long_words=False)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse whose errors reach :func:`main` as a :class:`UsageError`: one line, exit 2, no usage block
     (and ``main`` returns 2 instead of raising SystemExit, as for every other unusable input)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", WholeWords)  # sub-commands' parsers are made by this class too
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         raise ArgumentsRefused(self.prog, f"{message} (see {self.prog} --help)")
@@ -85,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, AttributeError):  # a stream without a descriptor (tests)
             pass
         return EXIT_BROKEN_PIPE
+    except SystemExit:
+        if getattr(sys.stdout, "broken", False):  # Rich's answer to a broken pipe is SystemExit(1)
+            return EXIT_BROKEN_PIPE
+        raise
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -24,12 +24,18 @@ class StripTrailingSpaces(io.TextIOBase):
         super().__init__()
         self.target = target
         self._pending = ""
+        #: the reader of the pipe left (a write raised BrokenPipeError)
+        self.broken = False
 
     def writable(self) -> bool:
         return True
 
     def isatty(self) -> bool:
         return False
+
+    def fileno(self) -> int:
+        # Rich answers a broken pipe by pointing this descriptor at /dev/null (Console.on_broken_pipe)
+        return self.target.fileno()
 
     @property
     def encoding(self):
@@ -38,7 +44,11 @@ class StripTrailingSpaces(io.TextIOBase):
     def write(self, text: str) -> int:
         *lines, self._pending = (self._pending + text).split("\n")
         if lines:
-            self.target.write("".join(line.rstrip(" ") + "\n" for line in lines))
+            try:
+                self.target.write("".join(line.rstrip(" ") + "\n" for line in lines))
+            except BrokenPipeError:
+                self.broken = True
+                raise
         return len(text)
 
     def flush(self) -> None:

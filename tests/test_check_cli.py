@@ -190,3 +190,28 @@ USAGE_ERRORS = [
 def test_usage_errors_name_what_was_wrong(tmp_path, capsys, argv, message):
     assert main(["check", *argv(tmp_path), "--convention", "cs231n"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_batch_table_keeps_names_whole_at_80_columns():
+    """Failed tests and diagnoses are listed whole ('all' when every test failed, '+N more' past three),
+    never cut mid-name at a fixed width."""
+    import io
+
+    from rich.console import Console
+
+    from reports.check_report import batch_table
+    tests = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward", "lstm_backward"]
+    summary = {"directory": "subs", "submissions": [
+        {"submission": "a_rather_long_submission_name_that_folds.py", "passed": False, "tests": 5,
+         "tests_passed": 0, "failed": tests, "diagnoses": []},
+        {"submission": "b.py", "passed": False, "tests": 6, "tests_passed": 1, "failed": tests,
+         "diagnoses": ["dh-next-not-added"]},
+    ]}
+    console = Console(width=80, record=True, file=io.StringIO(), color_system=None)
+    console.print(batch_table(summary))
+    text = console.export_text()
+    cells = " ".join(" ".join(line.split("│")[4].split()) for line in text.splitlines() if line.count("│") == 6)
+    assert cells.split() == ["all", "rnn_step_forward,", "rnn_step_backward,", "rnn_forward,", "+2", "more"]
+    assert "dh-next-not-added" in text and "…" not in text
+    assert "a_rather_long_submission_name_that_folds.py" in "".join(
+        line.split("│")[1].strip() for line in text.splitlines() if line.count("│") == 6)

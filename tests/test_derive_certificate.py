@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from derive import adjoint_program, certify, load_cell
@@ -38,3 +42,60 @@ def test_certificate_catches_a_wrong_formula(monkeypatch):
     cert = certify(cell, steps=2, entries=0)
     assert not cert.passed
     assert "FAIL" in cert.summary()
+
+
+# ---- the time budget: any thread, no signals --------------------------------------------------------
+
+
+def _in(where: str, fn):
+    """Run ``fn`` in the main thread or in a worker thread; return its result or raise its exception."""
+    if where == "main":
+        return fn()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn).result()
+
+
+@pytest.mark.parametrize("where", ["main", "worker"])
+def test_the_budget_stops_certify_in_any_thread_and_leaves_signals_alone(where):
+    from derive.certificate import CertificateTimeout
+
+    def mine(signum, frame):  # the caller's own alarm: must neither fire early nor be cancelled
+        raise AssertionError("the caller's alarm went off")
+
+    previous = signal.signal(signal.SIGALRM, mine)
+    signal.setitimer(signal.ITIMER_REAL, 60.0)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(CertificateTimeout, match=r"certificate of lstm: stopped after 0.3 s .* not affected"):
+            _in(where, lambda: certify(load_cell("lstm"), entries=None, budget=0.3))
+        assert time.monotonic() - t0 < 5
+        assert signal.getsignal(signal.SIGALRM) is mine
+        assert 50.0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 60.0  # still running, untouched
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("where", ["main", "worker"])
+def test_the_deadline_interrupts_one_long_python_call(where):
+    """Between-entry checks cannot stop one long SymPy call: the deadline raises inside it."""
+    from derive.certificate import _Deadline, _Expired
+
+    def spin():
+        with _Deadline(0.2, "spin"):
+            while True:  # stands for one long SymPy call the certificate cannot check inside
+                pass
+
+    t0 = time.monotonic()
+    with pytest.raises(_Expired):
+        _in(where, spin)
+    assert time.monotonic() - t0 < 3
+
+
+def test_a_finished_certificate_leaves_no_deadline_behind():
+    from derive.certificate import _Deadline
+
+    assert certify(load_cell("rnn", bias=False), steps=1, entries=0, budget=60).passed
+    with _Deadline(0.05, "nothing"):
+        pass
+    time.sleep(0.3)  # past the budget: no exception may arrive once the work is done

@@ -24,7 +24,8 @@ MODULES = modules_with_examples()
 
 
 def test_the_public_api_has_examples():
-    assert {"derive.cellfile", "numeric.models", "reports.names"} <= set(MODULES)
+    assert {"derive.cellfile", "derive.functions", "derive.naming", "derive.program", "derive.layers",
+            "derive.certificate", "derive.evaluate", "derive.lambdified", "numeric.models", "reports.names"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -3,6 +3,9 @@ hard_sigmoid. Each entry is checked against references it does not share code wi
 derivative of the entry's own mpmath form, SymPy's exact forms, and PyTorch where installed. The cells
 below were written from the issue before the generated code was looked at (blind)."""
 
+import subprocess
+import sys
+
 import mpmath
 import numpy as np
 import pytest
@@ -11,7 +14,7 @@ import sympy as sp
 from derive import certify, derive, load_cell
 from derive.codegen import generate
 from derive.codegen.runtime import RUNTIME
-from derive.functions import ELEMENTWISE, KNOWN, NON_ANALYTIC, REGISTRY, helpers
+from derive.functions import ELEMENTWISE, KNOWN, NON_ANALYTIC, REGISTRY, Elementwise, entry_of, helpers
 from reports.codegen_verify import verify_generated
 
 CELL_FUNCTIONS = [name for name, entry in REGISTRY.items() if entry.callable]
@@ -68,6 +71,34 @@ def test_numpy_forms_match_mpmath_and_complex_step(name):
     evaluate = entry.evaluate or sp.lambdify(sp.Symbol("a"), entry.sympy(sp.Symbol("a")), "numpy")
     np.testing.assert_allclose(evaluate(x), expected, rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(evaluate(x + 1j * h).imag / h, slope, rtol=1e-12, atol=1e-15)
+
+
+def test_sympy_functions_are_built_once_even_when_threads_ask_together():
+    """SymPy tells functions apart by class: a second 'softplus' class would make softplus(a) ≠ softplus(a)."""
+    code = ("import threading\nfrom derive.functions import REGISTRY\nfound = []\n"
+            "threads = [threading.Thread(target=lambda: found.append(REGISTRY['softplus'].sympy)) for _ in range(8)]\n"
+            "[t.start() for t in threads]; [t.join() for t in threads]\n"
+            "assert len(found) == 8 and len({id(f) for f in found}) == 1, found")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_entries_are_found_by_class_not_by_name():
+    a = sp.Symbol("a")
+    assert entry_of(REGISTRY["softplus"].sympy(a)) is REGISTRY["softplus"]
+    assert entry_of(sp.tanh(a)) is REGISTRY["tanh"]
+    with pytest.raises(KeyError, match="not an application of a registered"):
+        entry_of(sp.Function("softplus")(a))  # a SymPy function that only shares the name
+
+
+@pytest.mark.parametrize("extra,complaint", [
+    ({}, "either builtin"),
+    ({"builtin": "tanh", "closed": lambda sp, x: sp.tanh(x)}, "not both"),
+    ({"closed": lambda sp, x: x, "numbers": "Integer"}, "expected 'Float' or 'Number'"),
+])
+def test_a_malformed_entry_is_refused_when_written(extra, complaint):
+    with pytest.raises(ValueError, match=complaint):
+        Elementwise("f", "np.f", "f", "f", "why", lambda mp, v: v, **extra)
 
 
 def test_softplus_does_not_overflow():

@@ -21,12 +21,17 @@ def modules(package: str, skip=()) -> list[str]:
     return names
 
 
-def loaded_after(code: str) -> set[str]:
-    """The top-level packages in sys.modules after running ``code`` in a fresh interpreter."""
-    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
+def modules_after(code: str) -> set[str]:
+    """Every module in sys.modules after running ``code`` in a fresh interpreter."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return set(json.loads(proc.stdout.splitlines()[-1]))
+
+
+def loaded_after(code: str) -> set[str]:
+    """The top-level packages in sys.modules after running ``code`` in a fresh interpreter."""
+    return {m.split(".")[0] for m in modules_after(code)}
 
 
 def import_all(names) -> str:
@@ -48,6 +53,11 @@ def test_a_layer_loads_nothing_above_it(layer, names, forbidden):
     assert loaded_after(import_all(names)) & forbidden == set()
 
 
+def test_importing_the_cell_parser_loads_no_sympy():
+    """The bar of issue 12: ``python -X importtime -c "import derive.cellfile"`` shows no SymPy."""
+    assert {"sympy", "mpmath"} & loaded_after("import derive.cellfile") == set()
+
+
 def test_parsing_every_cell_file_loads_no_sympy():
     code = ("from derive.cellfile import BUILTIN, example_paths, load\n"
             "for spec in [*BUILTIN, *example_paths()]: load(spec); load(spec, bias=False)")
@@ -60,10 +70,13 @@ def test_the_cheap_entry_points_stay_cheap():
                                        "import reports.commands.list as l\nl._models(); l._cells()")
 
 
-def test_the_parser_knows_the_functions_the_registry_defines():
-    from derive import function_names, functions
-
-    assert function_names.KNOWN == functions.KNOWN and function_names.VECTOR == functions.VECTOR
+def test_the_registry_names_its_functions_without_sympy():
+    """One registry, read by the parser without SymPy: its SymPy functions are built on first use."""
+    code = ("from derive import functions\n"
+            "assert functions.KNOWN[-1] == 'softmax' and 'softplus' in functions.KNOWN\n"
+            "assert functions.helpers(functions.KNOWN) and functions.REGISTRY['tanh'].kinks == ()")
+    assert "sympy" not in loaded_after(code)
+    assert not (ROOT / "derive/function_names.py").exists()
 
 
 ORACLES = {"numeric.perturb", "numeric.gradcheck"}
@@ -83,6 +96,17 @@ def test_reference_models_share_no_code_with_the_oracles(path):
     allowed = ("__future__.", "numpy", "dataclasses.", "typing.", "functools.", "collections.abc.",
                "numeric.activations.", "numeric.validation", "numeric.models.")
     assert [m for m in imported if not m.startswith(allowed)] == []
+
+
+def test_reference_models_reach_no_oracle_through_their_imports():
+    """The same by the import graph: everything importing the models loads, transitively, stays outside
+    the oracles (finite differences, complex step, stacked perturbations) and the checker."""
+    names = modules("numeric/models")
+    loaded = {m for m in modules_after(import_all(names)) if m.split(".")[0] == "numeric"}
+    allowed = {"numeric", "numeric.activations", "numeric.validation", *names}
+    assert loaded - allowed == set()
+    assert not any("stack_rows" in path.read_text(encoding="utf-8")
+                   for path in (ROOT / "numeric/models").glob("*.py"))  # the oracle's batching helper
 
 
 def test_commands_do_not_import_the_cli_that_imports_them():

@@ -55,8 +55,9 @@ def check_batch(directory: str | Path, convention: str, models=None, *, adapter=
                 timeout: float = 10.0, memory_mb: int = 1024, jobs: int = 2, numerical: bool = False,
                 summary_path: str | Path | None = None, budget: float = 60.0,
                 require_isolation: bool = False) -> dict:
-    """Check every submission in ``directory``; returns (and writes, default DIR/bptt-summary.json) the
-    summary. The numerical-gradient column is off by default here (it is the slow part)."""
+    """Check every submission in ``directory``; returns (and writes, default ./bptt-summary.json in the
+    current folder, not into the graded one) the summary. The numerical-gradient column is off by default
+    here (it is the slow part)."""
     root = Path(directory)
     if not root.is_dir():
         raise CheckUsageError(f"--batch: no such directory: {root}")
@@ -77,7 +78,7 @@ def check_batch(directory: str | Path, convention: str, models=None, *, adapter=
         missing = missing_os_layers(tuple(dict.fromkeys(DEFAULT_PACKAGES + tuple(allow_imports))))
         if missing:
             raise CheckUsageError(_refusal(missing))
-    out = Path(summary_path) if summary_path else root / "bptt-summary.json"
+    out = Path(summary_path) if summary_path else Path("bptt-summary.json")
     check_destination(out)  # refused before an hour of grading, not after (ReportWriteError)
     start = time.monotonic()
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:

@@ -139,7 +139,140 @@ def model_list(text: str) -> str:
     from numeric.models import names
     from reports.names import resolve
 
+    items = [item.strip() for item in text.split(",")]
+    if not any(items):
+        raise argparse.ArgumentTypeError(f"expected models separated by commas, e.g. rnn,lstm; got {text!r}")
     try:
-        return ",".join(resolve(item, names()) for item in text.split(",") if item.strip())
+        return ",".join(resolve(item, names()) for item in items if item)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def file_name(text: str) -> str:
+    """A path to write (its folder and what is at it are checked when writing): not empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}")
+    return text
+
+
+def existing_file(text: str) -> str:
+    """A file to read: it must exist and not be a folder."""
+    from pathlib import Path
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a file, got {text!r}")
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; expected a file")
+    if not Path(text).exists():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return text
+
+
+def existing_folder(text: str) -> str:
+    """A folder to read (``check --batch DIR``): it must exist and be a folder."""
+    from pathlib import Path
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder, got {text!r}")
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {text}" if not Path(text).exists()
+                                         else f"{text} is a file; expected a folder")
+    return text
+
+
+#: what ``--json FILE`` never writes over: code, notebooks, cell files (``check --json sub.py`` would
+#: replace the submission with its own report)
+NOT_JSON = (".py", ".ipynb", ".cell")
+
+
+def json_destination(text: str) -> str:
+    """``--json FILE``: where the JSON document goes, ``-`` for standard output.
+
+    Refuses an empty name, a file of code (:data:`NOT_JSON`) and a bare built-in model name, which is
+    what ``bptt verify --json rnn`` means: the optional FILE took the model.
+    """
+    from pathlib import Path
+
+    if text == "-":
+        return text
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a file name or - (standard output), got {text!r}")
+    if Path(text).suffix.lower() in NOT_JSON:
+        raise argparse.ArgumentTypeError(f"{text} is a {Path(text).suffix.lower()} file; expected a file for the JSON "
+                                         "document (e.g. report.json) or - for standard output")
+    from derive.cellfile import BUILTIN  # SymPy-free
+    from reports.names import normalise
+
+    if normalise(text) in {normalise(name) for name in BUILTIN} and not Path(text).exists():
+        raise argparse.ArgumentTypeError(f"{text!r} is a model, not a file; put the model before --json, or "
+                                         "write --json=FILE.json (--json alone: standard output)")
+    return text
+
+
+def add_json(p: argparse.ArgumentParser, what: str, on_stdout: str, dest: str = "json") -> None:
+    """--json [FILE], the same in every command with a JSON document: FILE, or standard output when
+    there is no FILE or it is ``-`` (``on_stdout``: what happens to the usual output then)."""
+    p.add_argument("--json", dest=dest, nargs="?", const="-", default=None, type=json_destination,
+                   metavar="FILE", help=f"{what} as JSON, to FILE or, with no FILE or -, to standard output "
+                                        f"({on_stdout})")
+
+
+def write_json_document(destination: str, text: str) -> None:
+    """The JSON document ``text`` to ``destination`` (``-``: standard output).
+
+    Raises:
+        UsageError: the destination cannot be written (its flag is named).
+    """
+    import sys
+
+    from reports.exits import UsageError
+
+    if destination == "-":
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from numeric.checking.writers import ReportWriteError, safe_write  # refuses links, FIFOs, folders
+
+    try:
+        safe_write(destination, text if text.endswith("\n") else text + "\n")
+    except ReportWriteError as err:
+        raise UsageError(f"--json {err}") from None
+
+
+def check_json_destination(destination: str | None) -> None:
+    """Refuse (UsageError naming --json) a destination that cannot be written, before any work."""
+    if destination in (None, "-"):
+        return
+    from numeric.checking.writers import ReportWriteError, check_destination
+    from reports.exits import UsageError
+
+    try:
+        check_destination(destination)
+    except ReportWriteError as err:
+        raise UsageError(f"--json {err}") from None
+
+
+def cell_list(text: str) -> list[str]:
+    """--models rnn,LSTM,gru: built-in cells or cell files, comma-separated, each resolved."""
+    from reports.names import resolve_cell
+
+    items = [item.strip() for item in text.split(",")]
+    if not any(items):
+        raise argparse.ArgumentTypeError(f"expected cells separated by commas, e.g. rnn,lstm; got {text!r}")
+    try:
+        return [resolve_cell(item) for item in items if item]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def refuse_unused_forget_bias(bias: bool, recurrences) -> None:
+    """--forget-bias sets the bias of a gate that carries a state; a run where no cell has that bias
+    would silently ignore it, so it is refused (UsageError)."""
+    from reports.exits import UsageError
+
+    if not bias:
+        raise UsageError("--forget-bias with --no-bias: without biases there is no forget-gate bias to set; "
+                         "expected one of them")
+    if not any(rec.forget_biases for rec in recurrences):
+        names = ", ".join(rec.name for rec in recurrences)
+        raise UsageError(f"--forget-bias: {names} has no gate that carries a state (LSTM f, GRU u), so no "
+                         "forget-gate bias; expected a gated cell such as lstm or gru")

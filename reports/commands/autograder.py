@@ -25,7 +25,8 @@ import shlex
 import zipfile
 from pathlib import Path
 
-from reports.commands._args import convention, model_list, positive_float, positive_int
+from reports.commands._args import (convention, existing_file, file_name, model_list, positive_float,
+                                   positive_int)
 from reports.exits import EXIT_OK, UsageError
 
 SHIPPED_PACKAGES = ("numeric", "derive", "reports")
@@ -38,7 +39,8 @@ def add_parser(subparsers) -> None:
                                           "run_autograder runs bptt check (docs/checking.md).")
     p.add_argument("--convention", required=True, type=convention, help="course, cs231n, deeplearning-ai, min-char-rnn or adapter")
     p.add_argument("--model", default=None, type=model_list, help="model(s) to check, comma-separated (default: the convention's)")
-    p.add_argument("--adapter", default=None, help="the instructor's adapter file (shipped in the zip)")
+    p.add_argument("--adapter", default=None, type=existing_file,
+                   help="the instructor's adapter file (shipped in the zip)")
     p.add_argument("--points", action="append", default=[], metavar="FUNC=N", help="points of one test (default 1)")
     p.add_argument("--visibility", action="append", default=[], metavar="[FUNC=]V",
                    help="visible, hidden, after_due_date or after_published; FUNC=V for one test, V for all")
@@ -49,11 +51,12 @@ def add_parser(subparsers) -> None:
                    help="total seconds for one submission's calls (default: bptt check's)")
     p.add_argument("--load", choices=("defs", "module"), default=None,
                    help="how submissions are loaded (default: the convention's)")
-    p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE",
+    p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE", type=existing_file,
                    help="a helper file shipped in the zip and next to every submission (e.g. rnn_utils.py)")
     p.add_argument("--submission-name", default=None, metavar="FILE",
                    help="the file to grade in /autograder/submission (default: its only .py or .ipynb file)")
-    p.add_argument("-o", "--output", required=True, metavar="ZIP", help="the autograder zip to write")
+    p.add_argument("-o", "--output", required=True, metavar="ZIP", type=file_name,
+                   help="the autograder zip to write")
     p.set_defaults(run=run)
 
 
@@ -80,9 +83,12 @@ def run(args) -> int:
         raise UsageError("--with: the helper files need distinct names, other than --submission-name")
     try:
         tests = test_names(args.convention, args.model, args.adapter)
-        check_destination(args.output)
-    except (CheckUsageError, ReportWriteError) as err:
+    except CheckUsageError as err:
         raise UsageError(str(err)) from err
+    try:
+        check_destination(args.output)
+    except ReportWriteError as err:
+        raise UsageError(f"-o {err}") from err
     if str(args.output) == "-":
         raise UsageError("-o: expected a .zip path (a zip is not written to standard output)")
     options = gradescope_options(args, tests)
@@ -90,7 +96,7 @@ def run(args) -> int:
     try:
         safe_write(args.output, data)
     except ReportWriteError as err:
-        raise UsageError(str(err)) from err
+        raise UsageError(f"-o {err}") from err
     print(f"bptt autograder: wrote {args.output} ({len(data) // 1024} KB): {len(tests)} tests, "
           f"{sum(options['points'].get(t, 1) for t in tests):g} points; upload it as the assignment's autograder")
     return EXIT_OK

@@ -1,21 +1,24 @@
 """``bptt check``: run a student's RNN/LSTM code safely against the reference and say what is wrong.
 
-    bptt check FILE --convention NAME [--model M] [--adapter FILE] [--json OUT] [--gradescope OUT]
+    bptt check FILE --convention NAME [--model M] [--adapter FILE] [--json [OUT]] [--gradescope OUT]
                [--timeout S] [--budget S] [--memory MB] [--allow-import PKG ...] [--no-numerical]
                [--require-isolation] [--with FILE ...] [--load defs|module]
                [--strict-inputs] [--seed N] [--points FUNC=N ...] [--visibility [FUNC=]V ...]
-    bptt check --batch DIR --convention NAME [--json SUMMARY] [--jobs 2]
+    bptt check --batch DIR --convention NAME [--json [SUMMARY]] [--jobs 2]
 
 Exit codes: 0 every test passed, 1 something failed (including a submission that does not load),
 2 the checker's own usage errors (missing file, unknown convention or model, a report that cannot be
-written where asked). OUT may be ``-`` (standard output; the terminal report then goes to stderr).
+written where asked). OUT may be ``-`` (standard output; the terminal report then goes to stderr), as
+may ``--json`` without a file. The batch summary goes to ``--json SUMMARY``, default
+./bptt-summary.json in the current folder: never into DIR, the graded folder (refused, exit 2).
 """
 
 from __future__ import annotations
 
 import sys
 
-from reports.commands._args import convention, model_list, positive_float, positive_int
+from reports.commands._args import (add_json, convention, existing_file, existing_folder, file_name, model_list,
+                                   positive_float, positive_int)
 from reports.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 
 
@@ -27,16 +30,19 @@ def add_parser(subparsers) -> None:
     p.add_argument("--convention", required=True, type=convention, help="course, cs231n, min-char-rnn or adapter")
     p.add_argument("--model", default=None, type=model_list, help="model(s) to check, comma-separated (default: the "
                                                   "convention's; cs231n: rnn,lstm)")
-    p.add_argument("--adapter", default=None, help="the instructor's adapter file (--convention adapter)")
-    p.add_argument("--json", dest="json_out", default=None, help="write the JSON report (batch: the summary)")
-    p.add_argument("--gradescope", default=None, help="write Gradescope's results.json")
+    p.add_argument("--adapter", default=None, type=existing_file,
+                   help="the instructor's adapter file (--convention adapter)")
+    add_json(p, "the report (with --batch: the summary, default ./bptt-summary.json)",
+             "the terminal report then goes to standard error", dest="json_out")
+    p.add_argument("--gradescope", default=None, type=file_name, metavar="OUT",
+                   help="write Gradescope's results.json to OUT (- for standard output)")
     p.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per call (default 10)")
     p.add_argument("--budget", type=positive_float, default=60.0, metavar="SECONDS",
                    help="total seconds for all of a submission's calls (default 60)")
     p.add_argument("--require-isolation", action="store_true",
                    help="refuse (exit 2) unless every OS isolation layer is available: separate user (as root), "
                         "namespaces (bubblewrap), seccomp")
-    p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE",
+    p.add_argument("--with", dest="with_files", action="append", default=[], metavar="FILE", type=existing_file,
                    help="a helper file shipped next to the submission (repeatable)")
     p.add_argument("--load", choices=("defs", "module"), default=None,
                    help="module: run the file; defs: only its definitions, statement by statement "
@@ -45,7 +51,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--allow-import", action="append", default=[], metavar="PKG",
                    help="let the submission import PKG (torch, jax, autograd, tensorflow, numeric, …)")
     p.add_argument("--no-numerical", action="store_true", help="skip the numerical-gradient column")
-    p.add_argument("--batch", default=None, metavar="DIR", help="grade every .py file in DIR")
+    p.add_argument("--batch", default=None, metavar="DIR", type=existing_folder,
+                   help="grade every .py file in DIR (the summary goes to --json, never into DIR)")
     p.add_argument("--jobs", type=positive_int, default=2, help="parallel processes for --batch (default 2)")
     p.add_argument("--strict-inputs", action="store_true",
                    help="fail a function that changes an input in place (default: a warning)")
@@ -106,6 +113,31 @@ def _known(name: str, tests: list[str], flag: str) -> str:
     return name
 
 
+#: where ``check --batch DIR`` writes its summary without --json: the current folder, never DIR
+SUMMARY = "bptt-summary.json"
+
+
+def _refuse_destination(flag: str, path: str | None, submission: str | None, graded: str | None) -> None:
+    """Refuse (UsageError naming ``flag``) a report path that would overwrite the submission, lies inside
+    the graded folder of --batch, or cannot be written (a folder, a link, a missing folder)."""
+    from pathlib import Path
+
+    from numeric.checking.writers import ReportWriteError, check_destination
+
+    if path is None or path == "-":
+        return
+    where = Path(path).resolve()
+    if submission and where == Path(submission).resolve():
+        raise UsageError(f"{flag} {path}: that is the submission; expected a new file for the report")
+    if graded and where.is_relative_to(Path(graded).resolve()):
+        raise UsageError(f"{flag} {path}: inside the graded folder {graded}; the summary is written outside "
+                         "it (expected --json FILE elsewhere, or --json - for standard output)")
+    try:
+        check_destination(path)
+    except ReportWriteError as err:
+        raise UsageError(f"{flag} {err}") from None
+
+
 def argparse_suppress():
     import argparse
     return argparse.SUPPRESS
@@ -116,7 +148,7 @@ def run(args) -> int:
 
     from numeric.checking import CheckUsageError, check
     from numeric.checking.api import test_names
-    from numeric.checking.writers import ReportWriteError, check_destination, write_gradescope, write_json
+    from numeric.checking.writers import ReportWriteError, write_gradescope, write_json
     from reports.check_report import CheckReportView, batch_table
 
     outputs = [p for p in (args.json_out, args.gradescope) if p]
@@ -130,19 +162,17 @@ def run(args) -> int:
         raise UsageError(f"--budget: expected a positive number of seconds, got {args.budget:g}")
     if args.memory < 64:
         raise UsageError(f"--memory: expected at least 64 (MB; NumPy alone needs about 30), got {args.memory}")
-    try:
-        for path in outputs:
-            check_destination(path)  # refuse before grading, not after
-    except ReportWriteError as err:
-        raise UsageError(str(err)) from err
+    if args.batch and args.file:
+        raise UsageError("give either FILE or --batch DIR, not both")
+    summary_path = (args.json_out or SUMMARY) if args.batch else None
+    for flag, path in (("--json", summary_path or args.json_out), ("--gradescope", args.gradescope)):
+        _refuse_destination(flag, path, args.file, args.batch)  # before grading, not after
     if args.batch:
-        if args.file:
-            raise UsageError("give either FILE or --batch DIR, not both")
         from numeric.checking.batch import check_batch
         try:
             summary = check_batch(args.batch, args.convention, args.model, adapter=args.adapter,
                                   allow_imports=tuple(args.allow_import), timeout=args.timeout,
-                                  memory_mb=args.memory, jobs=args.jobs, summary_path=args.json_out,
+                                  memory_mb=args.memory, jobs=args.jobs, summary_path=summary_path,
                                   budget=args.budget, require_isolation=args.require_isolation)
         except (CheckUsageError, ReportWriteError) as err:
             raise UsageError(str(err)) from err

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from reports.commands._args import (add_bidirectional, add_layers, add_seed_and_dims, add_truncate_and_bias,
-                                   model_or_cell)
+                                   file_name, model_or_cell)
 from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
 from reports.version import bptt_version
 
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("cell", metavar="MODEL|CELLFILE", type=model_or_cell,
                    help="built-in cell (rnn, jordan, lstm, lstm-peephole, gru, gru-reset-after) or a .cell file")
-    p.add_argument("-o", "--output", metavar="FILE", default=None,
+    p.add_argument("-o", "--output", metavar="FILE", default=None, type=file_name,
                    help="where to write the module (default: standard output)")
     add_truncate_and_bias(p, "verify truncated BPTT with k steps (the module takes truncate= at run time)")
     p.add_argument("--unverified", action="store_true", help="write the code even if verification fails")

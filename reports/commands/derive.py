@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reports.commands._args import CommaList, add_steps, model_or_cell, positive_float, positive_int
+from reports.commands._args import (CommaList, add_json, add_steps, check_json_destination, model_or_cell,
+                                   positive_float, positive_int, write_json_document)
 
 FORMATS = ("text", "latex", "markdown", "html", "json")
 
@@ -26,7 +27,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_steps(p, 3, dest="steps")
     p.add_argument("--truncate", metavar="k", type=positive_int, default=None,
                    help="truncated BPTT: each E_t reaches back at most k steps")
-    p.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
+    p.add_argument("--format", choices=FORMATS, default=None, help="output format (default text)")
+    add_json(p, "the derivation", "as --format json")
     p.add_argument("--fragment", action="store_true", help="with --format latex: no preamble, for \\input")
     p.add_argument("--certify", action="store_true",
                    help="check the derivation against SymPy diff of the explicit loss (small sizes)")
@@ -49,6 +51,11 @@ def run(args) -> int:
 
     if args.fragment and args.format != "latex":
         raise UsageError("--fragment only applies to --format latex")
+    if args.json == "-" and args.format not in (None, "json"):
+        raise UsageError(f"--json to standard output and --format {args.format}: expected one document on "
+                         "standard output (--json FILE writes the JSON to a file)")
+    check_json_destination(args.json)
+    fmt = args.format or ("json" if args.json == "-" else "text")
 
     from derive import CellError, derive, load_cell
 
@@ -88,22 +95,26 @@ def run(args) -> int:
         except CertificateTimeout as err:
             timed_out = str(err)
 
-    if args.format == "text":
+    if args.json and args.json != "-":
+        from reports import derivation_json
+
+        write_json_document(args.json, derivation_json.dumps(derivation, certificate))
+    if fmt == "text":
         from rich.console import Console
 
         from reports.derivation_text import render
 
         Console().print(render(derivation, certificate))
-    elif args.format == "latex":
+    elif fmt == "latex":
         from reports import derivation_latex
 
         out = derivation_latex.fragment if args.fragment else derivation_latex.document
         sys.stdout.write(out(derivation, certificate))
-    elif args.format == "markdown":
+    elif fmt == "markdown":
         from reports import derivation_markdown
 
         sys.stdout.write(derivation_markdown.document(derivation, certificate) + "\n")
-    elif args.format == "html":
+    elif fmt == "html":
         from reports import derivation_html
 
         sys.stdout.write(derivation_html.document(derivation, certificate))

@@ -8,7 +8,9 @@ import math
 from pathlib import Path
 
 from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import add_bias, add_steps, finite_float, model_or_cell, positive_int, seed
+from reports.commands._args import (add_bias, add_json, add_steps, cell_list, check_json_destination, file_name,
+                                   finite_float, model_or_cell, positive_int, refuse_unused_forget_bias, seed,
+                                   write_json_document)
 
 SHOWN_LAGS = (0, 1, 2, 5, 10, 20, 30, 40, 50, 75, 100, 150, 200)
 
@@ -35,35 +37,29 @@ def add_parser(sub) -> None:
                     "(1e-10). Exit 0, 1 if a cross-check fails, 2 unusable input.")
     p.add_argument("cell", metavar="MODEL|CELLFILE", nargs="?", default=None, type=model_or_cell,
                    help="built-in cell (rnn, lstm, gru, …) or a .cell file")
-    p.add_argument("--models", default=None, metavar="A,B,…",
+    p.add_argument("--models", default=None, metavar="A,B,…", type=cell_list,
                    help="several cells side by side, e.g. rnn,lstm,gru (added to MODEL)")
     p.add_argument("--scale", type=_floats, default=None, metavar="S,…",
                    help="factors the initialised recurrent weights are multiplied by (default 1)")
     p.add_argument("--radius", type=_floats, default=None, metavar="R,…",
                    help="instead of --scale: rescale every recurrent matrix to spectral radius R")
     p.add_argument("--init", choices=SCHEMES, default="xavier", help="initialisation (default xavier)")
-    p.add_argument("--forget-bias", type=finite_float, default=1.0,
-                   help="bias of the gate that carries a state (LSTM b_f, GRU b_u; default +1)")
+    p.add_argument("--forget-bias", type=finite_float, default=None,
+                   help="bias of the gate that carries a state (LSTM b_f, GRU b_u; default +1); refused with "
+                        "--no-bias and for cells without such a gate")
     add_steps(p, 60)
     add_bias(p)
     p.add_argument("--H", type=positive_int, default=32, help="hidden size (default 32)")
     p.add_argument("--D", type=positive_int, default=8, help="input size (default 8)")
     p.add_argument("--K", type=positive_int, default=8, help="classes (default 8)")
     p.add_argument("--seed", type=seed, default=0, help="parameters and sequence (default 0)")
-    p.add_argument("--json", action="store_true", help="print one JSON document instead of the tables")
-    p.add_argument("--plot", metavar="FILE.svg|png", default=None, help="save the log-norm vs lag plot")
+    add_json(p, "the measurements", "in place of the tables")
+    p.add_argument("--plot", metavar="FILE.svg|png", default=None, type=file_name, help="save the log-norm vs lag plot")
     p.set_defaults(run=run)
 
 
 def _cells(args) -> list[str]:
-    cells = [args.cell] if args.cell else []
-    if args.models:
-        from reports.names import resolve_cell
-
-        try:
-            cells += [resolve_cell(m) for m in args.models.split(",") if m.strip()]
-        except ValueError as err:
-            raise UsageError(f"--models: {err}") from None
+    cells = ([args.cell] if args.cell else []) + (args.models or [])  # --models: resolved by cell_list
     if not cells:
         raise UsageError("expected MODEL|CELLFILE or --models rnn,lstm,…")
     return list(dict.fromkeys(cells))
@@ -80,18 +76,22 @@ def run(args) -> int:
         raise UsageError(f"--plot {args.plot}: expected a .png or .svg file name")
     if args.plot and not Path(args.plot).parent.exists():
         raise UsageError(f"--plot {args.plot}: the directory does not exist")
+    check_json_destination(args.json)
+    try:
+        recurrences = [load_recurrence(spec, bias=args.bias) for spec in _cells(args)]
+    except CellError as err:
+        raise UsageError(str(err)) from None
+    if args.forget_bias is not None:
+        refuse_unused_forget_bias(args.bias, recurrences)
+    forget_bias = 1.0 if args.forget_bias is None else args.forget_bias
     runs = []
-    for spec in _cells(args):
-        try:
-            rec = load_recurrence(spec, bias=args.bias)
-        except CellError as err:
-            raise UsageError(str(err)) from None
+    for rec in recurrences:
         settings = ([dict(radius=r) for r in args.radius] if args.radius else
                     [dict(factor=s) for s in (args.scale or [1.0])])
         for setting in settings:
             try:
                 runs.append(measure_flow(rec, D=args.D, H=args.H, K=args.K, T=args.T, init=args.init,
-                                         seed=args.seed, forget_bias=args.forget_bias, **setting))
+                                         seed=args.seed, forget_bias=forget_bias, **setting))
             except ValueError as err:
                 raise UsageError(str(err)) from None
     if args.plot:
@@ -100,10 +100,10 @@ def run(args) -> int:
     passed = all(r.passed for r in runs)
     if args.json:
         doc = {"settings": {"T": args.T, "H": args.H, "D": args.D, "K": args.K, "seed": args.seed,
-                            "init": args.init, "forget_bias": args.forget_bias},
+                            "init": args.init, "forget_bias": forget_bias},
                "runs": [r.as_dict() for r in runs], "passed": passed}
-        print(json.dumps(doc, indent=1))
-    else:
+        write_json_document(args.json, json.dumps(doc, indent=1))
+    if args.json != "-":
         _print_tables(runs, args)
         if args.plot:
             print(f"wrote {args.plot}")
@@ -122,7 +122,10 @@ def _print_tables(runs, args) -> None:
 
     console = Console()
     summary = Table(title=f"gradient flow: T={args.T}, H={args.H}, init={args.init}, seed={args.seed}")
-    for col in ("cell", "scale", "Jacobians", "ρ(V)", "γ‖V‖₂", "regime", f"cross-checks (≤ {TOLERANCE:g})"):
+    # a cell's name is never cut ("gru-reset-after"); the other columns wrap between words (their
+    # headers are short enough for the table to fit 80 columns with the longest built-in name)
+    summary.add_column("cell", no_wrap=True, min_width=max(len(r.model) for r in runs))
+    for col in ("scale", "Jacobians", "ρ(V)", "γ‖V‖₂", "regime", f"checks (≤ {TOLERANCE:g})"):
         summary.add_column(col)
     for r in runs:
         f = r.flow
@@ -135,25 +138,50 @@ def _print_tables(runs, args) -> None:
                         ("[green]ok[/] " if r.passed else "[red]FAILED[/] ") + check)
     console.print(summary)
     lags = [lag for lag in SHOWN_LAGS if 0 < lag <= args.T]
-    table = Table(title="norms by lag T − k", caption="bound: (γ‖V‖₂)^(T−k); Π gate: max over units of the "
-                  "product of forget gates f_j (LSTM) or update gates u_j (GRU), j = k+1 … T")
-    # a narrow terminal wraps the cell's name ("lstm ×1") rather than cut a norm's label or a number
-    table.add_column("cell")
-    table.add_column("quantity", no_wrap=True, min_width=len("‖∂h_T/∂h_k‖_F"))
-    for lag in lags:
-        table.add_column(str(lag), justify="right", no_wrap=True)
-    for r in runs:
-        f = r.flow
-        rows = [("‖∂h_T/∂h_k‖₂", f.spectral), ("  bound", f.bound), ("‖∂h_T/∂h_k‖_F", f.frobenius),
-                ("‖∂E_T/∂h_k‖₂", f.dE_dh), ("‖∂E_T/∂c_k‖₂", f.dE_dc), ("Π gate", f.carry)]
-        first = True
-        for label, values in rows:
-            if values is None:
-                continue
-            table.add_row(f"{r.model} {_scale(r)}" if first else "", label, *[_e(values[lag]) for lag in lags])
-            first = False
-        table.add_section()
-    console.print(table)
+    labels = [f"{r.model} {_scale(r)}" for r in runs]
+    # the cell column wraps between words, never inside one ("gru-reset-after" stays whole)
+    cell_width = max(len(word) for label in labels for word in label.split())
+    chunks = _lag_chunks(lags, console.width, cell_width)
+    caption = ("bound: (γ‖V‖₂)^(T−k); Π gate: max over units of the product of forget gates f_j (LSTM) or "
+               "update gates u_j (GRU), j = k+1 … T")
+    for n, chunk in enumerate(chunks):
+        # a narrow terminal gets the lags in several tables rather than numbers cut short
+        title = "norms by lag T − k" + (f" (continued, {n + 1} of {len(chunks)})" if n else "")
+        table = Table(title=title, caption=caption if n == len(chunks) - 1 else None)
+        table.add_column("cell", min_width=cell_width)
+        table.add_column("quantity", no_wrap=True, min_width=QUANTITY_WIDTH)
+        for lag in chunk:
+            table.add_column(str(lag), justify="right", no_wrap=True)
+        for r, label in zip(runs, labels):
+            f = r.flow
+            rows = [("‖∂h_T/∂h_k‖₂", f.spectral), ("  bound", f.bound), ("‖∂h_T/∂h_k‖_F", f.frobenius),
+                    ("‖∂E_T/∂h_k‖₂", f.dE_dh), ("‖∂E_T/∂c_k‖₂", f.dE_dc), ("Π gate", f.carry)]
+            first = True
+            for name, values in rows:
+                if values is None:
+                    continue
+                table.add_row(label if first else "", name, *[_e(values[lag]) for lag in chunk])
+                first = False
+            table.add_section()
+        console.print(table)
+
+
+#: the widest label of the quantity column, ‖∂h_T/∂h_k‖_F; a norm is printed as 1.23e-04
+QUANTITY_WIDTH, NUMBER_WIDTH = len("‖∂h_T/∂h_k‖_F"), len("1.23e-04")
+
+
+def _lag_chunks(lags: list[int], width: int, cell_width: int) -> list[list[int]]:
+    """The lags in groups whose table fits ``width`` columns (each column: its text, 2 spaces of padding
+    and a border; at least one lag per table).
+
+    >>> _lag_chunks([1, 2, 5, 10, 20, 30, 40, 50], 80, 3)
+    [[1, 2, 5, 10, 20], [30, 40, 50]]
+    >>> _lag_chunks([1, 2, 5], 200, 3)
+    [[1, 2, 5]]
+    """
+    fixed = 1 + (cell_width + 3) + (QUANTITY_WIDTH + 3)
+    per_table = max(1, (width - fixed) // (NUMBER_WIDTH + 3))
+    return [lags[i:i + per_table] for i in range(0, len(lags), per_table)] or [[]]
 
 
 def _scale(r) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports.commands._args import add_bias, model_or_cell
+from reports.commands._args import add_bias, existing_file, file_name, model_or_cell
 from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
 
 
@@ -16,8 +16,8 @@ def add_parser(sub) -> None:
                     "--training, the curves of a `bptt train --out DIR` run. Exit 0, 1 if a check on the page "
                     "failed, 2 unusable input.")
     p.add_argument("cell", metavar="MODEL|CELLFILE", type=model_or_cell, help="built-in cell (rnn, lstm, gru, …) or a .cell file")
-    p.add_argument("-o", "--output", metavar="FILE", default="report.html", help="default report.html")
-    p.add_argument("--training", metavar="HISTORY.json", default=None,
+    p.add_argument("-o", "--output", metavar="FILE", default="report.html", type=file_name, help="default report.html")
+    p.add_argument("--training", metavar="HISTORY.json", default=None, type=existing_file,
                    help="the history.json of a `bptt train --out DIR` run, for the training curves")
     add_bias(p)
     p.set_defaults(run=run)

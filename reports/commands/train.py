@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
-from reports.commands._args import (add_bias, finite_float, model_or_cell, non_negative_int, positive_float,
-                                   positive_int, seed)
+from reports.commands._args import (add_bias, add_json, check_json_destination, existing_file, file_name,
+                                   finite_float, model_or_cell, non_negative_int, positive_float, positive_int,
+                                   refuse_unused_forget_bias, seed, write_json_document)
 
 
 def add_parser(sub) -> None:
@@ -26,7 +27,7 @@ def add_parser(sub) -> None:
                     "targets are masked except where the task asks, and reports held-out accuracy. "
                     "Exit 0, 1 if the run diverged (or a task was not solved), 2 unusable input.")
     p.add_argument("cell", metavar="MODEL|CELLFILE", type=model_or_cell, help="built-in cell (rnn, lstm, gru, …) or a .cell file")
-    p.add_argument("--data", metavar="FILE", default=None, help="UTF-8 text to train on (default: generated)")
+    p.add_argument("--data", metavar="FILE", default=None, type=file_name, help="UTF-8 text to train on (default: generated)")
     p.add_argument("--task", choices=TASKS, default=None, help="a synthetic long-lag task instead of text")
     p.add_argument("--lag", type=positive_int, default=50, help="the task's lag L (default 50)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default adam")
@@ -49,11 +50,11 @@ def add_parser(sub) -> None:
     add_bias(p)
     p.add_argument("--seed", type=seed, default=0, help="initialisation, data order, samples (default 0)")
     p.add_argument("--sample", type=non_negative_int, default=300, metavar="N", help="characters to sample at the end")
-    p.add_argument("--out", metavar="DIR", default=None,
+    p.add_argument("--out", metavar="DIR", default=None, type=file_name,
                    help="write history.json, curves.png, checkpoint.npz, sample.txt here")
     p.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="N",
                    help="also write --out DIR/checkpoint-<step>.npz every N steps")
-    p.add_argument("--json", action="store_true", help="print the result as JSON (no progress bar)")
+    add_json(p, "the result", "in place of the report and the progress bar")
     p.set_defaults(run=run)
 
 
@@ -69,11 +70,14 @@ def run(args) -> int:
         raise UsageError(f"--out {args.out}: expected a directory, got a file")
     if args.checkpoint_every and not args.out:
         raise UsageError("--checkpoint-every: expected --out DIR as well (where the checkpoints go)")
+    check_json_destination(args.json)
     out = Path(args.out) if args.out else None
     try:
         rec = load_recurrence(args.cell, bias=args.bias)
     except CellError as err:
         raise UsageError(str(err)) from None
+    if args.forget_bias is not None:
+        refuse_unused_forget_bias(args.bias, [rec])
     if "h0" not in rec.state_names:
         raise UsageError(f"{rec.name}: bptt train carries the hidden state h across chunks; this cell's state is "
                          f"{', '.join(rec.state_names)}")
@@ -81,7 +85,7 @@ def run(args) -> int:
                         init=args.init, forget_bias=_forget_bias(args),
                         hidden=args.hidden or (32 if args.task else 128), batch=args.batch, seq_len=args.seq_len,
                         steps=args.steps or 1000, seed=args.seed)
-    progress, on_step = _progress(settings.steps, quiet=args.json)
+    progress, on_step = _progress(settings.steps, quiet=args.json == "-")
     try:
         # the text is read before the progress bar appears: an unreadable file is one line, nothing else
         text = None if args.task else read_text(args.data) if args.data else arithmetic_corpus(seed=args.seed)
@@ -96,9 +100,8 @@ def run(args) -> int:
         raise UsageError(str(err)) from None
     written = save_outputs(result, out) if out else []
     if args.json:
-        doc = result.as_dict()
-        print(json.dumps(doc))
-    else:
+        write_json_document(args.json, json.dumps(result.as_dict()))
+    if args.json != "-":
         _report(result, written)
     failed = result.history.diverged_at is not None or (result.kind == "task" and not result.numbers["solved"])
     return EXIT_FAILED if failed else EXIT_OK
@@ -139,24 +142,40 @@ def _progress(steps: int, quiet: bool):
 def _report(result, written) -> None:
     h, n = result.history, result.numbers
     s = result.settings
-    print(f"{result.model}: {len(h.loss)} steps, {s['optimizer']} lr {s['lr']:g}, clip-norm {s['clip_norm']}, "
-          f"clip-value {s['clip_value']}, init {s['init']}, hidden {s['hidden']}, seed {s['seed']}")
+    say = _wrapped_printer()
+    say(f"{result.model}: {len(h.loss)} steps, {s['optimizer']} lr {s['lr']:g}, clip-norm {s['clip_norm']}, "
+        f"clip-value {s['clip_value']}, init {s['init']}, hidden {s['hidden']}, seed {s['seed']}")
     if h.diverged_at is not None:
-        print(f"DIVERGED at step {h.diverged_at}: loss {h.loss[-1]:.4g} (first step {h.loss[0]:.4g}; diverged means "
-              f"non-finite or above 10× the first loss), largest gradient norm {max(h.grad_norm):.3g}; "
-              "try --clip-norm or a smaller --lr")
-    print(f"{h.tokens_per_second:,.0f} tokens/s ({h.tokens:,} loss terms in {h.seconds:.1f} s)")
+        say(f"DIVERGED at step {h.diverged_at}: loss {h.loss[-1]:.4g} (first step {h.loss[0]:.4g}; diverged means "
+            f"non-finite or above 10× the first loss), largest gradient norm {max(h.grad_norm):.3g}; "
+            "try --clip-norm or a smaller --lr")
+    say(f"{h.tokens_per_second:,.0f} tokens/s ({h.tokens:,} loss terms in {h.seconds:.1f} s)")
     if result.kind == "lm":
         ratio = n["final_loss"] / n["unigram_entropy"]
-        print(f"loss {n['final_loss']:.3f} nats/char (mean of the last 10% of steps) vs unigram entropy "
-              f"{n['unigram_entropy']:.3f}: {ratio:.0%} of it ({n['characters']:,} characters, "
-              f"{n['vocabulary']} distinct)")
+        say(f"loss {n['final_loss']:.3f} nats/char (mean of the last 10% of steps) vs unigram entropy "
+            f"{n['unigram_entropy']:.3f}: {ratio:.0%} of it ({n['characters']:,} characters, "
+            f"{n['vocabulary']} distinct)")
         if result.sample:
             print("sample:\n" + result.sample)
     else:
         verdict = "SOLVED" if n["solved"] else "NOT solved"
-        print(f"{n['task']} at lag {n['lag']}: held-out accuracy {n['accuracy']:.1%} (chance {n['chance']:.0%}, "
-              f"solved at ≥ 90%): {verdict}; final loss {n['final_loss']:.3f}")
+        say(f"{n['task']} at lag {n['lag']}: held-out accuracy {n['accuracy']:.1%} (chance {n['chance']:.0%}, "
+            f"solved at ≥ 90%): {verdict}; final loss {n['final_loss']:.3f}")
     for path in written:
-        print(f"wrote {path}")
+        say(f"wrote {path}")
     sys.stdout.flush()
+
+
+def _wrapped_printer():
+    """print, with lines wrapped between words to the terminal's width (COLUMNS; 80 in a file) and
+    continued two spaces in: a terminal would otherwise break them mid-word."""
+    import shutil
+    import textwrap
+
+    wrap = textwrap.TextWrapper(width=shutil.get_terminal_size((80, 24)).columns, subsequent_indent="  ",
+                                break_long_words=False, break_on_hyphens=False)
+
+    def say(text: str) -> None:
+        print("\n".join(wrap.wrap(text)))
+
+    return say

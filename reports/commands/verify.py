@@ -6,8 +6,9 @@ import json
 
 from rich.console import Console
 
-from reports.commands._args import (add_bidirectional, add_layers, add_steps, add_truncate_and_bias, dim_size,
-                                   model_or_cell, positive_int, seed)
+from reports.commands._args import (add_bidirectional, add_json, add_layers, add_steps, add_truncate_and_bias,
+                                   check_json_destination, dim_size, model_or_cell, positive_int, seed,
+                                   write_json_document)
 from reports.exits import EXIT_FAILED, EXIT_OK, UsageError
 
 
@@ -33,7 +34,7 @@ def add_parser(sub) -> None:
     add_truncate_and_bias(p, "truncated BPTT: each E_t sends its gradient back at most k steps")
     add_layers(p)
     add_bidirectional(p)
-    p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    add_json(p, "the verification", "in place of the tables")
     p.add_argument("--force", action="store_true",
                    help="run even when the estimated memory or time is beyond the guard (exit 2 otherwise)")
     p.set_defaults(run=run)
@@ -44,6 +45,7 @@ def run(args) -> int:
     from numeric.gradcheck.verify import verify
     from reports.verification import VerificationView
 
+    check_json_destination(args.json)
     if getattr(args, "bidirectional", False):
         return _run_bidirectional(args)
     if args.model not in models.names() or getattr(args, "layers", None):  # stacked: no hand-written model
@@ -69,8 +71,8 @@ def run(args) -> int:
         doc = result.as_dict()
         doc["generated_runs"] = [r.as_dict() for r in suite.runs]
         doc["passed"] = passed
-        print(json.dumps(doc, indent=2))
-    else:
+        write_json_document(args.json, json.dumps(doc, indent=2))
+    if args.json != "-":
         console = Console()
         console.print(VerificationView(result))
         console.print()
@@ -103,8 +105,9 @@ def _run_cell_file(args) -> int:
                               oracles=("complex-step", "central", "richardson"), dims=dict(args.dim))
     (run_,) = result.runs
     if args.json:
-        print(json.dumps({**run_.as_dict(), "hand_written": False, "notes": result.notes}, indent=2))
-    else:
+        write_json_document(args.json, json.dumps({**run_.as_dict(), "hand_written": False, "notes": result.notes},
+                                                  indent=2))
+    if args.json != "-":
         console = Console()
         console.print(f"{gen.name}: no hand-written model exists for this cell; its generated code is checked "
                       "against the numerical oracles and its forward against the cell's SymPy program")
@@ -151,9 +154,9 @@ def _run_bidirectional(args) -> int:
                                seed=args.seed)
     passed = cell.passed and net.passed
     if args.json:
-        print(json.dumps({"direction_cell": [r.as_dict() for r in cell.runs], "network": net.as_dict(),
-                          "passed": passed}, indent=2))
-    else:
+        write_json_document(args.json, json.dumps({"direction_cell": [r.as_dict() for r in cell.runs],
+                                                   "network": net.as_dict(), "passed": passed}, indent=2))
+    if args.json != "-":
         console = Console()
         for r in cell.runs:
             console.print(VerificationView(r, title=f"{gen.cell.name} (one direction, driven by up_t)"))
