@@ -362,7 +362,7 @@ def derivation(net: Bidirectional, wrt: tuple[str, ...] | None = None, steps: in
     cell = derive(net.direction, wrt=wrt, steps=steps, truncate=truncate)
     n = len(head)
     tail = [Step(s.number + n, f"Each direction (the cell, up_t from the output layer): {s.section}", s.rule,
-                 s.sides, s.justification) for s in cell.steps]
+                 s.sides, s.why) for s in cell.steps]
     return BidirectionalDerivation(net.direction, cell.wrt, cell.steps_T, truncate, tuple(head + tail),
                                    cell.program, net.cell.name)
 

@@ -1,7 +1,9 @@
 """HTML output of a derivation: one self-contained page, the mathematics as MathML.
 
 Browsers render MathML natively (no script, no network), so the page works offline. The MathML comes
-from each step's LaTeX (the same LaTeX as ``--format latex``) through latex2mathml.
+from each step's LaTeX (the same LaTeX printer as ``--format latex``) through latex2mathml; the mathematics
+inside a justification becomes inline MathML the same way, its words escaped text. The cell's description
+passes through unchanged (escaped).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from html import escape
 
 from latex2mathml.converter import convert
+
+from derive.notation import latex
 
 _STYLE = """
 body { font-family: Georgia, 'Times New Roman', serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
@@ -28,6 +32,11 @@ math[display=block] { margin: .35rem 0 0 1rem; font-size: 1.1rem; }
 
 def _math(latex: str) -> str:
     return convert(latex, display="block")
+
+
+def _prose(why) -> str:
+    """A justification (:class:`derive.notation.Prose`): escaped words, inline MathML."""
+    return why.render(escape, lambda e: convert(latex(e), display="inline"))
 
 
 def document(derivation, certificate=None) -> str:
@@ -57,7 +66,7 @@ def body(derivation, certificate=None) -> list[str]:
         lines.append(f'<ol start="{steps[0].number}">' if steps else "<ol>")
         for s in steps:
             lines.append(f'<li><span class="rule">{escape(s.rule)}</span> — '
-                         f'<span class="why">{escape(s.justification)}</span>{_math(s.latex())}</li>')
+                         f'<span class="why">{_prose(s.why)}</span>{_math(s.latex())}</li>')
         lines.append("</ol>")
     if certificate is not None:
         css = "certificate" if certificate.passed else "certificate failed"

@@ -1,4 +1,9 @@
-"""JSON output of a derivation: every step with its rule, each side as LaTeX, text and its display tree."""
+"""JSON output of a derivation: every step with its rule, each side as LaTeX, text and its display tree.
+
+``display_tree`` is ``sympy.srepr`` of the side's display expression; :func:`derive.notation.from_display_tree`
+turns it back into the same expression (it is evaluated with SymPy's names and the display node classes).
+``justification`` is Unicode text, ``justification_latex`` the same sentence with its mathematics as ``$…$``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import json
 
 import sympy as sp
 
-from derive.notation import render
+from derive.notation import latex, unicode
 
 
 def to_dict(derivation, certificate=None) -> dict:
@@ -24,7 +29,8 @@ def to_dict(derivation, certificate=None) -> dict:
                 "section": s.section,
                 "rule": s.rule,
                 "justification": s.justification,
-                "sides": [{"latex": render(side, "latex"), "text": render(side, "unicode"), "display_tree": sp.srepr(side)}
+                "justification_latex": s.why.render(str, lambda e: f"${latex(e)}$"),
+                "sides": [{"latex": latex(side), "text": unicode(side), "display_tree": sp.srepr(side)}
                           for side in s.sides],
             }
             for s in d.steps

@@ -1,6 +1,17 @@
-"""Markdown output of a derivation: ``$…$`` maths that renders in Jupyter and on GitHub."""
+"""Markdown output of a derivation: ``$…$`` maths that renders in Jupyter and on GitHub.
+
+Equations and the mathematics inside justifications come from the LaTeX printer; the cell's description
+passes through unchanged.
+"""
 
 from __future__ import annotations
+
+from derive.notation import latex
+
+
+def prose(why) -> str:
+    """A justification (:class:`derive.notation.Prose`): words as they are, mathematics as ``$…$``."""
+    return why.render(str, lambda e: f"${latex(e)}$")
 
 
 def document(derivation, certificate=None) -> str:
@@ -14,7 +25,7 @@ def document(derivation, certificate=None) -> str:
         lines += [f"## {section}", ""]
         for s in steps:
             lines.append(f"{s.number}. ${s.latex()}$  ")
-            lines.append(f"   *{s.rule}* — {s.justification}")
+            lines.append(f"   *{s.rule}* — {prose(s.why)}")
         lines.append("")
     if certificate is not None:
         lines += [f"**Certificate:** {certificate.summary()}", ""]

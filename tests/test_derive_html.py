@@ -20,6 +20,9 @@ class _Collector(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.counts[tag] = self.counts.get(tag, 0) + 1
+        if tag == "math":
+            key = f"math {dict(attrs).get('display')}"
+            self.counts[key] = self.counts.get(key, 0) + 1
         if tag not in self.VOID:
             self.stack.append(tag)
 
@@ -41,10 +44,19 @@ def test_every_step_is_an_item_with_mathml(cell):
     assert parsed.problems == [] and parsed.stack == []
     n_steps = sum(len(steps) for _, steps in d.sections())
     assert parsed.counts["li"] == n_steps
-    assert parsed.counts["math"] == n_steps
+    assert parsed.counts["math block"] == n_steps  # each step's equation
+    assert parsed.counts.get("math inline", 0) > 0  # the mathematics inside justifications
     assert parsed.counts["h2"] == len(d.sections())
     assert "<script" not in page  # renders offline: MathML, no MathJax
     assert f"<title>{d.title}</title>" in page
+
+
+def test_justification_mathematics_is_inline_mathml_and_words_are_escaped():
+    page = derivation_html.document(derive(load_cell("rnn"), wrt=("W",)))
+    # step ∂E₃/∂W: "only the last step's output layer; u ⊗ v = u vᵀ"
+    why = page.split('<span class="why">only the last step&#x27;s output layer; ')[1].split("</span>")[0]
+    assert why.startswith('<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">')
+    assert "&#x02297;" in why or "⊗" in why  # ⊗, inside the MathML
 
 
 def test_cli_writes_html(capsys):

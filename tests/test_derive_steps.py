@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import sympy
+from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
+from sympy.printing.str import StrPrinter
 
 from derive import derive, load_cell
 from derive.cellfile import BUILTIN, example_paths
+from derive.derivation import T_, Step
+from derive.notation import (AbsVal, Equals, Fn, Geq, Had, LatexPrinter, Leq, Neg, Norm, Paren, Partial, PartialOp,
+                             Power, Prime, Prose, Q, Sq, SumOver, Tr, TSum, UnicodePrinter, latex, plus, times,
+                             unicode)
 
 CASES = [(name, p) for name in BUILTIN for p in load_cell(name).param_names]
 
@@ -139,3 +146,122 @@ def test_public_api_doctests():
 
     result = doctest.testmod(derive.program)
     assert result.attempted >= 3 and result.failed == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# One notation system: the printers, the δ rule, justifications built from display nodes
+
+t, k = sympy.symbols("t k", integer=True)
+
+PRINTED = [  # display node, Unicode printer, LaTeX printer
+    (Q("h", t - 1), "hₜ₋₁", "h_{t - 1}"),
+    (Q("a_f", t), "a_fₜ", "a_{f,t}"),
+    (Q("delta", k, 3), "δₖ⁽³⁾", r"\delta_{k}^{(3)}"),
+    (Q("h", T_ + 1), "h_{T+1}", "h_{T + 1}"),
+    (Partial(Q("E"), Q("ohat", t)), "∂E/∂ôₜ", r"\frac{\partial E}{\partial \hat{o}_{t}}"),
+    (PartialOp(Q("z", 1)), "∂/∂z₁", r"\frac{\partial}{\partial z_{1}}"),
+    (Had(Sq(Q("h", t)), plus(Q("ohat", t), Neg(Q("o", t)))), "hₜ² ⊙ (ôₜ − oₜ)",
+     r"h_{t}^{2} \odot \left(\hat{o}_{t} - o_{t}\right)"),
+    (times(Tr(Q("W")), Q("delta", t)), "Wᵀ δₜ", r"W^{\top}\,\delta_{t}"),
+    (Tr(Paren(Partial(Q("a", 3), Q("h", 2)))), "(∂a₃/∂h₂)ᵀ",
+     r"\left(\frac{\partial a_{3}}{\partial h_{2}}\right)^{\top}"),
+    (TSum(Q("E", t), t, 1, T_), "Σ_{t=1..T} Eₜ", r"\sum_{t=1}^{T} E_{t}"),
+    (SumOver(Q("delta", k, t), t >= k), "Σ_{t≥k} δₖ⁽ᵗ⁾", r"\sum_{t \geq k} \delta_{k}^{(t)}"),
+    (Fn("softmax", Q("z"), k), "softmaxₖ(z)", r"\operatorname{softmax}_{k}\left(z\right)"),
+    (Fn("sigmoid", Q("a_f", t)), "σ(a_fₜ)", r"\sigma\left(a_{f,t}\right)"),
+    (Leq(AbsVal(Prime("tanh")), Equals(Q("gamma"), 1)), "|tanh′| ≤ γ = 1",
+     r"\left|\tanh'\right| \leq \gamma = 1"),
+    (Geq(k, 2), "k ≥ 2", r"k \geq 2"),
+    (Power(Norm(Q("V")), 3 - k), "(‖V‖₂)^(3−k)", r"\left(\left\|V\right\|_{2}\right)^{3 - k}"),
+    (Q("yhat", t), "ŷₜ", r"\hat{y}_{t}"),
+]
+
+
+@pytest.mark.parametrize("node,text,tex", PRINTED, ids=[p[1] for p in PRINTED])
+def test_the_two_printers(node, text, tex):
+    assert unicode(node) == text == str(node)
+    assert latex(node) == tex == sympy.latex(node)
+
+
+def test_printers_are_sympy_printers():
+    assert issubclass(UnicodePrinter, StrPrinter) and issubclass(LatexPrinter, SympyLatexPrinter)
+    from derive.codegen.notation import _DisplayPrinter
+
+    assert issubclass(_DisplayPrinter, UnicodePrinter)  # the comments of generated code use the same printer
+
+
+ODD_CELL = """# A cell whose pre-activation is not called a, and whose a_x is not a pre-activation.
+cell odd
+dims D H K
+
+input  x : D
+target o : K
+param  U : H x D
+param  V : H x H
+param  W : K x H
+state  h : H init h0
+
+a_x = U @ x
+s = a_x + V @ h_prev
+h = tanh(s)
+z = W @ h
+ohat = softmax(z)
+loss cross_entropy(ohat, o)
+"""
+
+
+@pytest.mark.parametrize("spec", [*BUILTIN, "odd"])
+def test_one_delta_rule_for_derivation_and_generated_code(spec, tmp_path):
+    """An adjoint is δ in the derivation exactly when it is δ in the comments of the generated code."""
+    from derive.codegen.notation import Notation
+    from derive.display import DisplayConverter
+
+    if spec == "odd":
+        (tmp_path / "odd.cell").write_text(ODD_CELL, encoding="utf-8")
+        spec = tmp_path / "odd.cell"
+    cell = load_cell(spec)
+    show, comments = DisplayConverter(cell), Notation(cell)
+    for node in cell.nodes:
+        in_derivation = unicode(show.adjoint(node.name, t))
+        in_code = comments.adjoint("d" + node.name)
+        assert in_derivation.startswith("δ") == in_code.startswith("δ"), (node.name, in_derivation, in_code)
+
+
+def test_the_delta_rule_follows_the_equations_not_the_names(tmp_path):
+    (tmp_path / "odd.cell").write_text(ODD_CELL, encoding="utf-8")
+    texts = _texts(derive(load_cell(tmp_path / "odd.cell")))
+    assert "δ_sₜ = (1 − hₜ²) ⊙ ∂E/∂hₜ" in texts  # s is the argument of tanh: a pre-activation
+    assert "∂E/∂a_xₜ = δ_sₜ" in texts  # a_x is not, whatever its name
+
+
+def test_justifications_are_built_from_words_and_display_nodes(rnn3):
+    step = next(s for s in rnn3.values() if s.justification.startswith("E₃ depends on h₃"))
+    assert isinstance(step.why, Prose)
+    assert [p for p in step.why.parts if not isinstance(p, str)][:2] == [Q("E", 3), Q("h", 3)]
+    assert step.justification == "E₃ depends on h₃ only through z₃ = W h₃ + c"
+
+
+def test_a_step_takes_a_plain_sentence_too():
+    s = Step(1, "section", "rule", (Q("E"),), "words only")
+    assert s.why == Prose("words only") and s.justification == "words only"
+
+
+def test_notation_doctests():
+    import doctest
+
+    import derive.codegen.notation
+    import derive.notation
+
+    for module in (derive.notation, derive.codegen.notation):
+        result = doctest.testmod(module)
+        assert result.attempted >= 1 and result.failed == 0, module.__name__
+
+
+def test_a_cross_entropy_prediction_is_o_hat_in_derivation_and_generated_code_alike(tmp_path):
+    """The display map, not the identifier: a softmax prediction called p shows as ô in both."""
+    from derive.codegen.notation import Notation
+
+    (tmp_path / "p.cell").write_text(ODD_CELL.replace("ohat", "p"), encoding="utf-8")
+    cell = load_cell(tmp_path / "p.cell")
+    assert "ôₜ = softmax(zₜ)" in _texts(derive(cell))
+    assert Notation(cell).value("p") == "ô_t"

@@ -42,9 +42,9 @@ def test_mse_gradient_is_derived_by_sympy():
 def test_mse_derivation_shows_the_half_square_and_the_residual():
     d = derive(load_cell(REGRESSION))
     texts = [s.text() for s in d.steps]
-    assert any("Eₜ = 1/2 (yhatₜ − yₜ)ᵀ (yhatₜ − yₜ)" in t for t in texts)
+    assert any("Eₜ = 1/2 (ŷₜ − yₜ)ᵀ (ŷₜ − yₜ)" in t for t in texts)
     step = next(s for s in d.steps if s.rule == "mean squared error")
-    assert step.text().endswith("= yhatₜ − yₜ")
+    assert step.text().endswith("= ŷₜ − yₜ")
     assert not any("cross-entropy" in s.justification or "log" in s.text() for s in d.steps)
 
 
