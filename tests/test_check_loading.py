@@ -462,3 +462,118 @@ def test_defs_keeps_a_compatibility_guard():
     kept, _ = definitions_only(source)
     assert kept.splitlines()[:4] == source.splitlines()[:4]
     assert "print" not in kept
+
+
+# ------------------------------------------------------------------ --load module runs statements, defs keeps defs
+
+# A helper built by a call of the file's own function, a constant computed in a loop, and a print: top-level
+# statements a module (and a notebook, cell by cell) runs, and that --load defs leaves out.
+_BUILT_AT_TOP_LEVEL = '''
+def _make_tanh_grad():
+    return lambda h: 1 - h ** 2
+tanh_grad = _make_tanh_grad()
+ONE = 0.0
+for _ in range(4):
+    ONE += 0.25
+print("top-level print ran")
+'''
+
+
+def _with_top_level_helpers() -> str:
+    """The notebook's RNN cells, with dz computed through the helpers built at top level."""
+    backward = CELLS_RNN[2].replace("dz = dnext_h * (1 - next_h ** 2)", "dz = ONE * dnext_h * tanh_grad(next_h)")
+    assert backward != CELLS_RNN[2]
+    return [CELLS_RNN[0], CELLS_RNN[1], _BUILT_AT_TOP_LEVEL, backward] + CELLS_RNN[3:]
+
+
+@pytest.mark.parametrize("kind", ["notebook", "script"])
+def test_load_module_runs_every_top_level_statement(tmp_path, kind):
+    """The child used to filter a notebook's statements like the old library mode (a call of the file's own
+    function, loops and prints never ran), so a helper built at top level was missing."""
+    if kind == "notebook":
+        path = tmp_path / "hw.ipynb"
+        path.write_text(_nb4([("code", c) for c in _with_top_level_helpers()]))
+    else:
+        path = tmp_path / "hw.py"
+        path.write_text("".join(_with_top_level_helpers()))
+    report = check(path, "cs231n", "rnn", numerical=False, load="module")
+    assert report.passed, [(t.name, t.errors) for t in report.tests] + [report.load_error]
+    assert "top-level print ran" in report.stdout
+
+
+@pytest.mark.parametrize("kind", ["notebook", "script"])
+def test_load_defs_keeps_only_definitions(tmp_path, kind):
+    if kind == "notebook":
+        path = tmp_path / "hw.ipynb"
+        path.write_text(_nb4([("code", c) for c in _with_top_level_helpers()]))
+    else:
+        path = tmp_path / "hw.py"
+        path.write_text("".join(_with_top_level_helpers()))
+    report = check(path, "cs231n", "rnn", numerical=False, load="defs")
+    assert "top-level print ran" not in report.stdout
+    step = next(t for t in report.tests if t.name == "rnn_step_backward")
+    assert not step.passed and any("tanh_grad" in e and "NameError" in e for e in step.errors), step.errors
+    note = next(n for n in report.notes if n.startswith("--load defs: kept"))
+    assert "loops 1" in note and "calls and prints 1" in note and "a call of the file's own function" in note
+    # the definitions ran and the constant-like assignment too: the forward needs nothing else
+    assert next(t for t in report.tests if t.name == "rnn_step_forward").passed
+
+
+def test_sandbox_library_mode_on_a_path_is_definitions_only(tmp_path):
+    from numeric.checking.sandbox import Sandbox
+    path = tmp_path / "s.py"
+    path.write_text("import numpy as np\nX = 1\nfor _ in range(2):\n    X += 1\nprint('ran')\n"
+                    "def f():\n    return np.asarray(float(X))\n")
+    for mode, expected in (("module", 3.0), ("statements", 3.0), ("library", 1.0)):
+        with Sandbox(path, mode=mode) as sb:
+            outcome = sb.call("f", [])
+        assert outcome.ok and float(outcome.value) == expected, (mode, outcome)
+        assert ("ran" in sb.stdout) == (mode != "library"), (mode, sb.stdout)
+
+
+def test_statements_mode_skips_a_statement_that_exits(tmp_path):
+    from numeric.checking.sandbox import Sandbox
+    path = tmp_path / "nb.py"
+    path.write_text("import sys\nX = 2\nsys.exit('done')\ndef f():\n    return float(X)\n")
+    with Sandbox(path, mode="statements") as sb:
+        outcome = sb.call("f", [])
+    assert outcome.ok and float(outcome.value) == 2.0, outcome
+    assert any("line 3 skipped: SystemExit" in n for n in sb.load_notes), sb.load_notes
+
+
+DISPLAY_PREAMBLE = '''import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import seaborn as sns
+from IPython.display import display, clear_output
+from tqdm import tqdm, trange
+from tqdm.auto import tqdm as auto_tqdm
+%s
+sns.set_style("whitegrid")
+fig, ax = plt.subplots(1, 2, figsize=(8, 3))
+ax[0].plot([1, 2, 3]); ax[1].set_title("loss")
+with plt.style.context("ggplot"):
+    plt.legend()
+plt.show(); display(fig); clear_output(wait=True)
+STEPS = [k for k in tqdm(range(3), desc="steps")] + list(trange(2)) + list(auto_tqdm([7]))
+assert STEPS == [0, 1, 2, 0, 1, 7], STEPS
+'''
+
+
+@pytest.mark.parametrize("load", ["module", "defs"])
+def test_display_only_imports_get_a_stand_in_and_a_note(tmp_path, load):
+    """Plots, progress bars and IPython display at the top of an honest file: not in the checker's view
+    (stdlib, NumPy, SciPy), so a stand-in that draws nothing is imported; the file passes and says so."""
+    path = tmp_path / "rnn_layers.py"
+    path.write_text(DISPLAY_PREAMBLE % "" + CS231N_EXAMPLE.read_text())
+    report = check(path, "cs231n", "rnn", numerical=False, load=load)
+    assert report.passed, [(t.name, t.errors) for t in report.tests] + [report.load_error]
+    note = next(n for n in report.notes if "stand-in" in n)
+    assert all(name in note for name in ("IPython", "matplotlib", "seaborn", "tqdm")), note
+
+
+def test_a_missing_module_that_is_not_display_only_still_fails_the_load(tmp_path):
+    path = tmp_path / "rnn_layers.py"
+    path.write_text(DISPLAY_PREAMBLE % "import no_such_course_helper" + CS231N_EXAMPLE.read_text())
+    report = check(path, "cs231n", "rnn", numerical=False)
+    assert not report.passed and "no_such_course_helper" in report.load_error

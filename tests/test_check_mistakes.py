@@ -258,3 +258,11 @@ def test_sign_flip_variant_is_minus_the_reference():
     for name in list(params) + ["xs", "h0"]:
         np.testing.assert_array_equal(wrong[name], -right[name])
     assert float(wrong["E"]) == float(right["E"])
+
+
+def test_numerical_gradient_in_backward_is_a_declared_entry():
+    """It used to be described only in policy.py; now it is one REGISTRY entry like every other (observed:
+    the policy names it from a call that did not finish the large probe)."""
+    entry = mistakes.REGISTRY["numerical-gradient-in-backward"]
+    assert entry.reproduced.startswith("observed") and entry.variants is None and entry.posthoc is None
+    assert entry.description == mistakes.MISTAKES["numerical-gradient-in-backward"]

@@ -31,6 +31,7 @@ STEPS = {  # step → what its value is, and the context a hook receives
     "dc": "∂L/∂c_t = dc_next + from_h + peep; ctx: dc_next, from_h (through h_t = q ⊙ tanh c_t), peep (the "
           "peephole p_q ⊙ δq, 0 without), t, T",
     "dc_prev": "∂L/∂c_{t−1} = dc ⊙ f (+ peepholes); ctx: dc, f, rest (the peephole terms)",
+    "dc read": "the ∂L/∂c_t a gate's delta reads (i, f, g), dc; ctx: gate, dc, f",
     "h_prev": "the h_{t−1} multiplying a recurrent weight gradient; ctx: t, hs, h0",
     "c_prev": "the c_{t−1} in ∂L/∂f = dc ⊙ c_{t−1}; ctx: t, c (c_t)",
     "gate blocks": "the stacked blocks gates i, f, q, g are read from in the forward, (0, 1, 2, 3); ctx: gates",
@@ -154,9 +155,13 @@ class LSTM(Cell):
         peep = self.p["p_q"] * d_q if self.peephole else 0.0  # c_t also feeds q_t through p_q
         dc = at("dc", from_h + peep + dc_next, dc_next=dc_next, from_h=from_h, peep=peep, t=t, T=self.T)
         c_before = at("c_prev", k["c_prev"], t=t, c=c)
-        deltas = {"i": dc * g * sig("i", i), "f": dc * c_before * sig("f", f), "q": d_q,
-                  "g": dc * i * at("tanh'", 1 - g ** 2, site="g", y=g, x=k["pre"]["g"], h=k["h"], h_prev=None,
-                                   x_nobias=k["pre"]["g"])}
+
+        def dc_of(name):  # what gate `name` reads as ∂L/∂c_t (an aliased array may have changed by then)
+            return at("dc read", dc, gate=name, dc=dc, f=f)
+
+        deltas = {"i": dc_of("i") * g * sig("i", i), "f": dc_of("f") * c_before * sig("f", f), "q": d_q,
+                  "g": dc_of("g") * i * at("tanh'", 1 - g ** 2, site="g", y=g, x=k["pre"]["g"], h=k["h"],
+                                           h_prev=None, x_nobias=k["pre"]["g"])}
         # gate k's delta belongs to the parameter block it was read from
         back = at("pack", self.perm, gates=self.stacked)
         da = np.zeros((4 * H, dh.shape[1]))

@@ -40,6 +40,7 @@ class Observation:
     errors: list[str] = field(default_factory=list)
     mutated_inputs: list[str] = field(default_factory=list)
     fatal: bool = False  # the call failed: later probes would fail the same way
+    notes: list[str] = field(default_factory=list)  # how the function was found or driven, for the report
 
 
 @dataclass

@@ -256,7 +256,22 @@ def _mutates_upstream(model, T, upstream):
             lambda dh, t, c: dh * (1 - c["hs"][t] ** 2))))
     if model in LSTMS:
         out.append(_v(m, "dnext_c += …  on the caller's array", "inputs after", _dc_written_back))
+        # dprev_c = dnext_c; dprev_c *= f: an alias, so the caller's dnext_c becomes dc ⊙ f and every gate
+        # delta computed after that line reads dc ⊙ f for dc (which ones depends on the student's order)
+        for gates in (("g",), ("f", "g"), ("i", "f", "g"), ("f",), ("i", "f")):
+            out.append(Variant(m, f"dprev_c = dnext_c; dprev_c *= f  (an alias): then {', '.join(gates)} read dc ⊙ f",
+                               (("dc read", lambda v, c, gates=gates: v * c["f"] if c["gate"] in gates else v),
+                                ("inputs after", _dc_aliased))))
     return out
+
+
+def _dc_aliased(value, c):
+    """The caller's dnext_c after ``dnext_c += dnext_h ⊙ q ⊙ tanh'(c); dprev_c = dnext_c; dprev_c *= f``."""
+    dhs, dcl = value
+    if dcl is None:
+        return value
+    _, dc = _dc_written_back(value, c)
+    return dhs, dc * c["caches"][-1]["f"]
 
 
 def _sign(model, T, upstream):
@@ -302,14 +317,20 @@ REGISTRY: dict[str, Mistake] = {m.id: m for m in [
     Mistake("off-by-one-h-prev", "h_t (or the wrong step's state) used where h_{t−1} belongs",
             "∂L/∂V = Σ_t δ_t h_{t−1}ᵀ (LSTM: ∂L/∂f_t = ∂L/∂c_t ⊙ c_{t−1})", "engine: 'h_prev', 'c_prev'",
             _off_by_one),
-    Mistake("mutates-upstream-gradient", "the upstream gradient passed in is modified in place",
-            "the caller's ∂L/∂h (and ∂L/∂c_T)", "engine: 'inputs after' (what the caller's array holds)",
-            _mutates_upstream),
-    Mistake("mutates-input", "an input array (x, h0, a weight) is modified in place",
-            "the caller's inputs", "observed: the sandbox compares every argument before and after the call"),
+    Mistake("mutates-upstream-gradient", "the upstream gradient passed in is modified in place (directly or "
+            "through an alias such as dprev_c = dnext_c; dprev_c *= f, after which later reads get the changed "
+            "values)", "the caller's ∂L/∂h (and ∂L/∂c_T)", "engine: 'inputs after' (what the caller's array "
+            "holds), with 'dc read' for an alias that later gate deltas read", _mutates_upstream),
+    Mistake("mutates-input", "an input array (x, a state such as c_prev, a weight) is modified in place",
+            "the caller's inputs", "observed: the sandbox compares every argument before and after the call; "
+            "a backward reading the cache of a forward that changed its state argument is named so when its "
+            "numbers are those of an off-by-one state (policy.py)"),
     Mistake("clipping-in-backward", "gradients are clipped inside the backward pass",
             "none (clipping belongs to the update, after the gradient)", "engine: 'carry-out' (dh_next clipped "
             "at every step); post hoc: elementwise clip, rescaling to a round norm", _clip_next, posthoc.clipped),
+    Mistake("numerical-gradient-in-backward", "the backward computes a numerical gradient (finite differences or "
+            "complex step of the forward) instead of the chain rule", "every step: no chain rule at all",
+            "observed: right on the small probes, no answer within --timeout on the large probe (policy.py)"),
     Mistake("sign-flipped", "a gradient has the opposite sign (−1 × the reference): o − ô instead of ô − o, "
             "or the descent step's minus sign folded into the gradient", "∂L/∂θ itself",
             "engine: 'outputs' (every gradient × −1); post hoc: one output × −1", _sign, posthoc.sign_flipped),

@@ -70,7 +70,8 @@ class Probe:
 def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int, B: int,
                upstream: bool = False, dc_last: bool = False, zero_c0: bool = False,
                scale: float = 1.0, one_hot: bool = False, targets_const: bool = False,
-               upstream_scale: float = 1.0, out_scale: float = 1.0, role: str = "") -> Probe:
+               upstream_scale: float = 1.0, out_scale: float = 1.0, role: str = "",
+               replicate_batch: bool = False) -> Probe:
     """Random inputs drawn from ``seed`` (the probe's fixed index) mixed with the run's secret seed.
 
     Args:
@@ -86,6 +87,8 @@ def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int
             gradients, so this is exact).
         out_scale: further multiplies the output layer W, c: large ∂E/∂h_t without saturating the cell
             (gradients that grow backwards through time, as clipping is meant for).
+        replicate_batch: (loss-driven, batched APIs) repeat the drawn batch until every gradient reaches
+            ``CLIP_PROOF`` (E sums over the batch, so k copies multiply every gradient by exactly k).
         role: "" (an ordinary probe: part of the verdict and the diagnosis), "large" (too large for a
             numerical gradient inside the backward to finish in time: verdict only, no diagnosis) or
             "clip" (large gradients in a convention whose template clips them: clipping there is a
@@ -119,10 +122,31 @@ def make_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int
                   extra)
     if upstream and upstream_scale > 1:
         _reach_clip_proof(probe)
+    if replicate_batch and targets is not None:
+        _replicate_to_clip_proof(probe)
     return probe
 
 
-CLIP_PROOF = 6.0  # every gradient of a large-gradient probe reaches this: clipping at ±5 shows everywhere
+def _replicate_to_clip_proof(probe: Probe, most: int = 256) -> None:
+    """A loss-driven probe cannot be scaled like an upstream gradient, but E sums over the batch: B identical
+    copies of the sequence multiply every gradient by exactly B. Copies are added until every gradient has
+    an entry of magnitude ≥ ``CLIP_PROOF`` (at most ``most`` copies)."""
+    ref = reference_outputs(probe)
+    sizes = [float(np.max(np.abs(v))) for k, v in ref.items()
+             if k not in ("hs", "cs", "E", "xs", "h0", "c0") and np.size(v)]
+    smallest = min(sizes, default=0.0)
+    if not 0 < smallest < CLIP_PROOF:
+        return
+    n = min(int(np.ceil(CLIP_PROOF * 1.01 / smallest)), most)
+    probe.xs = np.repeat(probe.xs, n, axis=2)
+    probe.h0 = np.repeat(probe.h0, n, axis=1)
+    if probe.c0 is not None:
+        probe.c0 = np.repeat(probe.c0, n, axis=1)
+    probe.targets = np.repeat(probe.targets, n, axis=1)
+    probe.sizes = dict(probe.sizes, B=probe.sizes["B"] * n)
+
+
+CLIP_PROOF = 12.0  # every gradient of a large-gradient probe reaches this: clipping at ±1, ±5, ±10 shows
 
 
 def _reach_clip_proof(probe: Probe, most: float = 1000.0) -> None:
@@ -135,6 +159,61 @@ def _reach_clip_proof(probe: Probe, most: float = 1000.0) -> None:
         probe.dhs = probe.dhs * factor
         if probe.dc_last is not None:
             probe.dc_last = probe.dc_last * factor
+
+
+# the input weights that saturate hidden unit 1 when fed a constant 1 (a bias, or a constant input): h_t ≈ 1
+_SATURATE = {"rnn": {"U": 3.0}, "lstm": {"U_i": 3.0, "U_f": 3.0, "U_g": 3.0, "U_q": 3.0},
+             "lstm-peephole": {"U_i": 3.0, "U_f": 3.0, "U_g": 3.0, "U_q": 3.0},
+             "gru": {"U_u": -3.0, "U_g": 3.0}, "gru-reset-after": {"U_u": -3.0, "U_g": 3.0}}
+_LOGIT_BOUND = 30.0  # largest |z| of a clip-proof probe: a naive softmax (np.exp(z) / sum) stays finite
+
+
+def loss_clip_probe(model: str, bias: bool, seed: int, T: int, D: int, H: int, K: int, one_hot: bool = False,
+                    role: str = "", attempts: int = 20) -> Probe:
+    """A loss-driven probe (one sequence, B = 1) on which every parameter gradient has an entry ≥
+    ``CLIP_PROOF``, so that clipping any one of them at ±1, ±5 or ±10 shows.
+
+    A loss cannot be scaled like an upstream gradient and one sequence cannot be repeated like a batch, so
+    the probe is built for it: hidden unit 1 is saturated (h_t ≈ 1 at every step: a bias, or a constant
+    input standing for one), so Σ_t terms of the recurrent and output weights add up instead of cancelling;
+    every target is the class the output layer predicts least (ô − o ≈ −1 there at every step), with the
+    output layer as large as a naive softmax allows (|z| ≤ 30), which makes every ∂L/∂h_t large; and for
+    real-valued inputs x → 4x with U → U/4 (the same forward, ∂L/∂U × 4 exactly). Draws are repeated
+    (``attempts``, each from its own index) until every gradient reaches ``CLIP_PROOF``; if none does, the
+    draw whose smallest gradient is largest is used.
+    """
+    best, best_size = None, -1.0
+    for attempt in range(attempts):
+        probe = make_probe(model, bias, seed + 1000 * attempt, T=T, D=D, H=H, K=K, B=1, one_hot=one_hot,
+                           targets_const=True, role=role)
+        params = probe.params
+        for name, value in _SATURATE[model].items():
+            if bias and "b" + name[1:] in params:
+                params["b" + name[1:]][0, 0] = value
+            elif not one_hot:
+                probe.xs[:, 0, :] = 1.0
+                params[name][0, 0] = value
+        if not one_hot:
+            probe.xs[:, 1:, :] *= 3.0  # inputs that keep the state moving (a GRU settles otherwise)
+        hs = reference_outputs(probe)["hs"]
+        z = np.einsum("kh,thb->tkb", params["W"], hs) + (params["c"] if "c" in params else 0.0)
+        factor = _LOGIT_BOUND / max(float(np.abs(z).max()), 1e-12)
+        params["W"] = params["W"] * factor
+        if "c" in params:
+            params["c"] = params["c"] * factor
+        probe.targets[:] = int(np.argmin((z * factor).mean(axis=(0, 2))))
+        if not one_hot:
+            probe.xs = probe.xs * 4.0
+            for name in params:
+                if name.startswith("U"):
+                    params[name] = params[name] / 4.0
+        ref = reference_outputs(probe)
+        size = min(float(np.max(np.abs(ref[name]))) for name in params)
+        if size >= CLIP_PROOF:
+            return probe
+        if size > best_size:
+            best, best_size = probe, size
+    return best
 
 
 def reference_outputs(probe: Probe) -> dict:

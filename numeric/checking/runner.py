@@ -17,12 +17,13 @@ from numeric.checking.sandbox import Sandbox
 
 
 def run_case(case: Case, sandbox: Sandbox, numerical: bool = True, strict_inputs: bool = False,
-             timeout: float | None = None) -> TestResult:
+             timeout: float | None = None, changed: dict[str, list[str]] | None = None) -> TestResult:
     """Call the student on every probe, compare with the reference, localise, diagnose.
 
     Args:
         strict_inputs: an input changed in place fails the test (default: a warning with the evidence).
         timeout: the per-call limit, to recognise a "large" probe that did not finish in time.
+        changed: if given, ``changed[case.name]`` is set to the arguments the calls changed in place.
     """
     start = time.monotonic()
     result = TestResult(case.name, passed=True)
@@ -32,6 +33,7 @@ def run_case(case: Case, sandbox: Sandbox, numerical: bool = True, strict_inputs
     for probe in case.probes:
         began = time.monotonic()
         obs = case.call(sandbox, probe)
+        result.notes.extend(n for n in obs.notes if n not in result.notes)
         if obs.errors:
             if case.optional and any("does not define" in e for e in obs.errors):
                 result.notes.append(f"{case.name}: the optional function is not defined; skipped")
@@ -70,6 +72,8 @@ def run_case(case: Case, sandbox: Sandbox, numerical: bool = True, strict_inputs
         result.diagnosis.insert(0, policy.numerical_gradient_diagnosis(case, slow, used, result, timeout))
     if mutated_inputs:
         policy.changed_arguments(result, sorted(mutated_inputs), strict_inputs)
+    if changed is not None:
+        changed[case.name] = sorted(mutated_inputs)
     result.seconds = time.monotonic() - start
     return result
 
@@ -187,9 +191,12 @@ def run_cases(cases: list[Case], sandbox: Sandbox, report: CheckReport, numerica
         where = f" ({load_error['where']})" if load_error.get("where") else ""
         report.load_error = f"{load_error.get('message', load_error.get('type'))}{where}"
         report.load_error += _load_hint(load_error)
+    changed: dict[str, list[str]] = {}
     for case in cases:
         with threadpool_limits(limits=1):  # one BLAS thread: the reference's matrices are small, and spinning
-            result = run_case(case, sandbox, numerical, strict_inputs, timeout)  # threads cost more than they give
+            result = run_case(case, sandbox, numerical, strict_inputs, timeout, changed)  # threads cost more
+        if case.depends_on and changed.get(case.depends_on) and not result.passed:
+            policy.cache_of_a_changed_input(result, case.depends_on, changed[case.depends_on])
         forward = next((t for t in report.tests if t.name == case.depends_on), None)
         if forward is not None and not forward.passed and not result.passed:
             result.notes.insert(0, f"{case.depends_on} is wrong too and this backward receives its cache: "

@@ -156,13 +156,13 @@ def _probes(decl: Declaration, test: Test) -> list[Probe]:
         return [make_probe(model, bias, 41, T=5, D=3, H=4, K=3, B=2, zero_c0=decl.zero_c0),
                 make_probe(model, bias, 42, T=7, D=4, H=5, K=6, B=3, zero_c0=decl.zero_c0),
                 make_probe(model, bias, 43, T=20, D=3, H=8, K=3, B=1, scale=1.5, out_scale=10.0,
-                           targets_const=True, zero_c0=decl.zero_c0)]
+                           targets_const=True, zero_c0=decl.zero_c0, replicate_batch=True)]
     T = (lambda t: 1 if test.cell else t)
     kw = dict(upstream=True, dc_last=test.cell and model.startswith("lstm"),
               zero_c0=decl.zero_c0 and not test.cell)
     return [make_probe(model, bias, 44, T=T(5), D=3, H=4, K=3, B=2, **kw),
             make_probe(model, bias, 45, T=T(7), D=4, H=5, K=6, B=3, **kw),
-            make_probe(model, bias, 46, T=T(6), D=3, H=5, K=3, B=4, scale=2.0, upstream_scale=8.0, **kw)]
+            make_probe(model, bias, 46, T=T(12), D=3, H=5, K=3, B=4, scale=2.0, upstream_scale=8.0, **kw)]
 
 
 def _output(key: str, label: str, cell: bool) -> Output:

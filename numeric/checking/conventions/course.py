@@ -18,15 +18,16 @@ import numpy as np
 from numeric import models as ref_models
 from numeric.checking.case import Case, Observation, Output, unpack
 from numeric.checking.compare import Axes
-from numeric.checking.reference import Probe, make_probe
+from numeric.checking.reference import Probe, loss_clip_probe, make_probe
 
 
 def _probes(model: str) -> list[Probe]:
-    """Two ordinary probes (D ≠ H, K ≠ H), one long sequence with constant targets and larger
-    weights, whose gradients exceed the usual clipping thresholds, and one large probe (verdict only)."""
+    """Two ordinary probes (D ≠ H, K ≠ H), one long sequence built so that every gradient has an entry
+    ≥ 12 (``loss_clip_probe``: clipping any one gradient at ±1, ±5 or ±10 shows; T = 30 also shows
+    truncation), and one large probe (verdict only)."""
     return [make_probe(model, False, 21, T=5, D=3, H=4, K=3, B=1),
             make_probe(model, False, 22, T=7, D=4, H=5, K=6, B=1),
-            make_probe(model, False, 23, T=25, D=3, H=8, K=3, B=1, scale=1.5, out_scale=10.0, targets_const=True),
+            loss_clip_probe(model, False, 23, T=30, D=4, H=8, K=3),
             # analytic: milliseconds; a numerical gradient (≥ 5·10⁴ entries × ~1 ms forwards) cannot finish
             make_probe(model, False, 24, T=64, D=128, H=128, K=128, B=1, role="large")]
 

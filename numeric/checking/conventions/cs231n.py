@@ -64,8 +64,9 @@ _LARGE = {("rnn", True): dict(T=1, D=256, H=256, B=32), ("rnn", False): dict(T=2
 
 def _probes(model: str, step: bool, upstream: bool) -> list[Probe]:
     """Three probes: two ordinary (different seeds and sizes, D ≠ H so transposes show as shapes), one
-    with large upstream gradients and weights (entries well above 5: clipping and saturation show); and
-    one large probe (verdict only, see below)."""
+    with large upstream gradients and weights (entries well above 5: clipping and saturation show) and
+    T = 12 (truncation every k ≤ 10 steps shows, and the diagnosis replays it); and one large probe
+    (verdict only, see below)."""
     T = (lambda t: 1 if step else t)
     kw = dict(upstream=upstream, dc_last=step and model == "lstm", zero_c0=not step)
     # the fourth ("large") probe takes an analytic backward milliseconds; a numerical gradient inside the
@@ -73,7 +74,7 @@ def _probes(model: str, step: bool, upstream: bool) -> list[Probe]:
     large = _LARGE[model, step]
     return [make_probe(model, True, 11, T=T(5), D=4, H=5, K=2, B=3, **kw),
             make_probe(model, True, 12, T=T(7), D=3, H=4, K=2, B=2, **kw),
-            make_probe(model, True, 13, T=T(6), D=3, H=5, K=2, B=4, scale=2.0, upstream_scale=8.0, **kw),
+            make_probe(model, True, 13, T=T(12), D=3, H=5, K=2, B=4, scale=2.0, upstream_scale=8.0, **kw),
             make_probe(model, True, 14, K=2, role="large", **large, **kw)]
 
 

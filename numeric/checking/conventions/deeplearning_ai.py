@@ -67,12 +67,13 @@ def parameters(model: str, params: dict) -> dict:
 
 def _probes(model: str, cell: bool) -> list[Probe]:
     """Three probes: two ordinary (n_x ≠ n_a ≠ n_y so that transposes show as shapes), one with larger
-    weights and upstream gradients well above 5 (saturation and clipping show)."""
+    weights and upstream gradients well above 5 (saturation and clipping show) and T_x = 12 (truncation
+    every k ≤ 10 steps shows)."""
     T = (lambda t: 1 if cell else t)
     kw = dict(upstream=True, dc_last=cell and model == "lstm", zero_c0=not cell)
     return [make_probe(model, True, 51, T=T(4), D=3, H=5, K=2, B=4, **kw),
             make_probe(model, True, 52, T=T(6), D=4, H=3, K=5, B=2, **kw),
-            make_probe(model, True, 53, T=T(5), D=3, H=4, K=3, B=3, scale=2.0, upstream_scale=8.0, **kw)]
+            make_probe(model, True, 53, T=T(12), D=3, H=4, K=3, B=3, scale=2.0, upstream_scale=8.0, **kw)]
 
 
 def cases(models: tuple[str, ...] = ("rnn", "lstm")) -> list[Case]:

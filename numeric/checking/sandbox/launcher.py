@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from numeric.checking.loading import Prepared
+from numeric.checking.loading import Prepared, definitions_only
 from numeric.checking.sandbox import channel, layers, namespaces, seccomp, user
 from numeric.checking.sandbox.cleanup import remove_tree, sweep
 from numeric.checking.sandbox.files import read_plain_file
@@ -56,8 +56,8 @@ class Sandbox:
     Args:
         submission: a :class:`~numeric.checking.loading.Prepared` (files + which one is the submission +
             how to load it), or the path of a single .py file.
-        mode: for a path: "module" (run the file) or "statements"/"library" (run the top-level
-            statements one at a time, skipping loops, calls and failing ones: min-char-rnn).
+        mode: for a path: "module" (run the file), "statements" (run every top-level statement one at a
+            time, skipping failing ones: a notebook) or "library" (definitions only, as ``--load defs``).
         adapter: optional instructor adapter file, loaded as module "adapter" in the same child.
         allow_imports: top-level package names taken off the blocked list (and bound into the view).
         limits: time, budget and memory limits.
@@ -68,7 +68,11 @@ class Sandbox:
                  _unguarded_for_tests: bool = False):
         if not isinstance(submission, Prepared):
             path = Path(submission)
-            submission = Prepared({path.name: read_plain_file(path)}, path.name,
+            data = read_plain_file(path)
+            if mode == "library":  # definitions only: the filter is the checker's (loading.py), not the child's
+                source, _notes = definitions_only(data.decode("utf-8", errors="surrogateescape"))
+                data = source.encode("utf-8", errors="surrogateescape")
+            submission = Prepared({path.name: data}, path.name,
                                   "statements" if mode in ("library", "statements") else "module")
         self.prepared = submission
         self.files = dict(submission.files)
@@ -312,7 +316,8 @@ class Sandbox:
                 f"({self.spent:.1f} s used); the remaining calls were not run")
 
     def call(self, fn: str, args: list, keep: int | None = None, target: str = "student",
-             set_globals: dict | None = None, timeout: float | None = None) -> CallOutcome:
+             set_globals: dict | None = None, timeout: float | None = None,
+             find_method: bool = False) -> CallOutcome:
         """Call ``target.fn(*args)`` in the child.
 
         Args:
@@ -321,6 +326,9 @@ class Sandbox:
                 student module (adapters receive it).
             keep: index of a returned tuple element to keep in the child as an opaque Handle (a cache).
             set_globals: module globals to assign before the call (min-char-rnn's Wxh, …).
+            find_method: when the module has no function ``fn``, call the method ``fn`` of an instance of
+                the file's own class that defines it (a module-level instance, else a new one made without
+                ``__init__``); ``set_globals`` are then also set as that instance's attributes.
             timeout: seconds for this call (default: the limits' per-call timeout; never past the budget).
         """
         load_error = self.ensure_started()
@@ -338,7 +346,8 @@ class Sandbox:
         except StaleHandle:
             return CallOutcome(False, error=error("StaleCache", "this test's cache came from a process that "
                                                                 "was restarted"))
-        request = {"op": "call", "target": target, "fn": fn, "args": encoded, "keep": keep, "set_globals": globs}
+        request = {"op": "call", "target": target, "fn": fn, "args": encoded, "keep": keep, "set_globals": globs,
+                   "find_method": bool(find_method)}
         limit = min(timeout or self.limits.timeout, remaining)
         outcome = self._request(request, blobs, limit)
         self.spent += outcome.seconds
