@@ -8,22 +8,35 @@ Prints ratios measured in the same process, best of several repeats (shared mach
    with the models; bar: >= 50 %);
 3. generated / torch.nn.RNN|LSTM|GRU forward+backward on the CPU, where torch is installed (aim: < 1).
 
-Run: python bench/codegen_bench.py [--repeats N]
+With ``--baseline DIR`` it instead compares this tree's generated modules with earlier ones written to DIR
+(``bptt_rnn.py``, ``bptt_lstm.py``, ``bptt_gru.py``, e.g. by ``bptt codegen MODEL -o`` from another
+checkout): both run alternately in this process, full BPTT and truncated (k = 10), and the ratio
+this / baseline is printed (bar for a change that only rewrites the code: <= 1.05x), with the largest
+relative difference of their gradients.
+
+``--cpu-time`` times with the process's CPU clock instead of the wall clock: on a machine shared with other
+work the wall clock counts the time this process waits for a core, the CPU clock does not. Use it with one
+BLAS thread (OPENBLAS_NUM_THREADS=1), or the CPU time of BLAS threads that spin while waiting counts too.
+
+Run: python bench/codegen_bench.py [--repeats N] [--baseline DIR] [--cpu-time]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
 from _timing import GATES, best_of, matmul_gflops, model_flops
-from derive.codegen import generate
+from derive.codegen import generate, load_source
 from numeric import models
 from numeric.gradcheck.verify import random_point
 
 SIZES = [(32, 64, 128, 50), (64, 128, 256, 100)]
+#: the clock of interleaved_best (--cpu-time: time.process_time)
+CLOCK = time.perf_counter
 
 
 def interleaved_best(fns, repeats: int) -> list[float]:
@@ -34,9 +47,9 @@ def interleaved_best(fns, repeats: int) -> list[float]:
     times = [[] for _ in fns]
     for _ in range(repeats):
         for f, ts in zip(fns, times):
-            start = time.perf_counter()
+            start = CLOCK()
             f()
-            ts.append(time.perf_counter() - start)
+            ts.append(CLOCK() - start)
     return [min(ts) for ts in times]
 
 
@@ -61,10 +74,50 @@ def torch_time(name, B, D, H, T, dtype, repeats):
     return best_of(step, repeats, warmup=True)
 
 
+def against_baseline(directory: Path, repeats: int) -> None:
+    """This tree's generated modules / the ones in ``directory``, same process, run in turns."""
+    print(f"this tree's generated code / baseline in {directory} (best of {repeats}, run alternately)")
+    print(f"{'model':6s} {'dtype':8s} {'(B, D, H, T)':20s} {'truncate':>8s} {'base ms':>9s} {'this ms':>9s} "
+          f"{'ratio':>7s} {'max rel diff':>13s}")
+    ratios = []
+    for dtype in (np.float32, np.float64):
+        for B, D, H, T in SIZES:
+            for name in GATES:
+                mine = generate(name).module
+                base = load_source((directory / f"bptt_{name}.py").read_text(), name + "_baseline")
+                pt = random_point(mine, D, H, D, T, B, dtype=dtype, seed=0)  # K = D as below
+                for truncate in (None, 10):
+                    run = [lambda m=m: m.loss_and_grads(pt.params, pt.xs, pt.targets, truncate=truncate,
+                                                        **pt.state0) for m in (base, mine)]
+                    t_base, t_mine = interleaved_best(run, repeats)
+                    g_base, g_mine = run[0]()[1], run[1]()[1]
+                    diff = max(float(np.max(np.abs(g_base[k] - g_mine[k])) / max(np.max(np.abs(g_base[k])), 1e-30))
+                               for k in g_base)
+                    ratios.append(t_mine / t_base)
+                    print(f"{name:6s} {np.dtype(dtype).name:8s} {str((B, D, H, T)):20s} {str(truncate):>8s} "
+                          f"{t_base * 1e3:9.1f} {t_mine * 1e3:9.1f} {t_mine / t_base:7.3f} {diff:13.1e}", flush=True)
+    print(f"ratio this / baseline: geometric mean {np.exp(np.mean(np.log(ratios))):.3f}, "
+          f"worst {max(ratios):.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--baseline", type=Path, default=None, metavar="DIR",
+                        help="compare with the generated modules bptt_{rnn,lstm,gru}.py in DIR")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with the process's CPU clock (a shared machine; with one BLAS thread)")
     args = parser.parse_args()
+    if args.cpu_time:
+        global CLOCK
+        CLOCK = time.process_time
+        print("clock: CPU time of this process (time.process_time)")
+    if args.baseline is not None:
+        missing = [f"bptt_{name}.py" for name in GATES if not (args.baseline / f"bptt_{name}.py").is_file()]
+        if missing:
+            parser.error(f"--baseline {args.baseline}: expected {', '.join(missing)} there")
+        against_baseline(args.baseline, args.repeats)
+        return
     gen = {name: generate(name).module for name in GATES}
     print("generated vs hand-written forward+BPTT (best of %d, hand-written and generated run alternately); share of NumPy matmul throughput; vs PyTorch"
           % args.repeats)

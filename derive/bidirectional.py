@@ -142,7 +142,8 @@ def module_source(net: Bidirectional, origin: str, version: str, verification: l
     from derive.codegen.assemble import module_source as cell_source
 
     low = Lowering(adjoint_program(net.direction))
-    head = cell_source(low, f"{origin} (one direction of the bidirectional network)", version, verification)
+    head = cell_source(low, f"{origin} (one direction of the bidirectional network)", version, verification,
+                       appended=_WRAPPER)
     cell = net.cell
     W = cell.shape(net.matrix)
     shapes = {f"{p.name}_{d}": tuple(p.shape) for d in ("fw", "bw") for p in net.direction.params}

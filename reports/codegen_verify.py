@@ -231,11 +231,12 @@ def _is_builtin(gen) -> bool:
     return gen.origin.startswith("the built-in cell")
 
 
-def demo_excerpt(model: str = "rnn", lines: int = 24):
-    """For `bptt demo`: (an excerpt of the generated backward loop, its verification).
+def demo_excerpt(model: str = "rnn", lines: int = 30):
+    """For `bptt demo`: (an excerpt of the generated backward pass, its verification).
 
     Returns:
-        (excerpt, result): the full-BPTT loop of the generated ``loss_and_grads`` as source text, and the
+        (excerpt, result): the step function of the generated ``loss_and_grads`` and the full-BPTT loop that
+        calls it, as source text (at most ``lines`` lines), and the
         :class:`~numeric.gradcheck.verify.Verification` of the generated code at the first float64 run
         (hand-written model, complex step, central differences, directional test).
     """
@@ -243,9 +244,10 @@ def demo_excerpt(model: str = "rnn", lines: int = 24):
 
     gen = generate(model)
     src = gen.source.splitlines()
-    start = next(i for i, l in enumerate(src) if "if truncate is None or truncate >= T:" in l)
-    stop = next(i for i, l in enumerate(src) if i > start and l.startswith("    else:"))
-    excerpt = "\n".join(l[4:] for l in src[start - 4:min(stop, start + lines)])
+    start = next(i for i, l in enumerate(src) if l.strip().startswith("def backward_step("))
+    branch = next(i for i, l in enumerate(src) if "if truncate is None or truncate >= T:" in l)
+    stop = next(i for i, l in enumerate(src) if i > branch and l.startswith("    else:"))
+    excerpt = "\n".join(l[4:] for l in src[start:min(stop, start + lines)])
     dtype, sizes, seed = RUNS[0]
     hand = models.get(model) if model in models.names() else None
     result = _run(gen.module, model, True, sizes, dtype, seed, None, hand, ("complex-step", "central"), 3)

@@ -91,14 +91,20 @@ class RunsSummaryView:
         table.add_column("run", min_width=len("float64"))  # sizes as NAME=N words: wrapped between them
         for oracle in oracles:
             table.add_column(SHORT_TITLES.get(oracle, oracle), justify="right", no_wrap=True, min_width=9)
-        for r in runs:
-            sizes = " ".join(f"{k}={n}" for k, n in r.sizes.items())
+        legend = []
+        for i, r in enumerate(runs, 1):
+            label = f"{r.dtype} {' '.join(f'{k}={n}' for k, n in r.sizes.items())}"
             cells = []
             for oracle in oracles:
                 cs = [c for c in r.comparisons if c.oracle == oracle]
                 cells.append(_cell(max(cs, key=lambda c: c.error / c.tolerance)) if cs else _cell(None))
-            table.add_row(f"{r.dtype}\n{sizes}", *cells)
+            # narrow: a short row label and the run's sizes in a legend below (a wrapped label takes 4 lines)
+            table.add_row(f"run {i}" if narrow else label.replace(" ", "\n", 1), *cells)
+            legend.append(f"run {i}: {label}")
         yield table
+        if narrow:
+            for line in legend:
+                yield Text(line)
         for r in runs:
             for c in r.comparisons:
                 if not c.passed:

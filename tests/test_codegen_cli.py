@@ -42,7 +42,7 @@ def planted(monkeypatch):
 
     def buggy(*args, **kwargs):
         g = real(*args, **kwargs)
-        src = g.source.replace("dh = dh_next + dh_in[t]", "dh = dh_in[t]")
+        src = g.source.replace("dh = dh_next + dh_in_t", "dh = dh_in_t")
         return Generated(g.name, g.origin, src, load_source(src, g.name), g.cell)
 
     monkeypatch.setattr(derive.codegen, "generate", buggy)
@@ -97,6 +97,20 @@ def test_demo_excerpt_for_bptt_demo():
     from reports.codegen_verify import demo_excerpt
 
     excerpt, result = demo_excerpt("rnn")
-    assert "for t in reversed(range(T)):" in excerpt and "# δ_t = (1 − h_t²) ⊙ ∂E/∂h_t" in excerpt
+    assert "for t in reversed(range(T)):" in excerpt and "  δ_t = (1 − h_t²) ⊙ ∂E/∂h_t" in excerpt
+    assert "def backward_step(" in excerpt  # the step body the loop calls
     assert "t_in" not in excerpt  # the full-BPTT loop only
     assert result.passed and {"hand-written", "complex-step", "central", "directional"} <= set(result.oracles)
+
+
+def test_verification_table_reads_at_80_columns(capsys, monkeypatch, tmp_path):
+    """Narrow terminals: one line per run ("run 1" …) and the runs' sizes in a legend, nothing wider than 80."""
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run(capsys, "codegen", "rnn", "-o", str(tmp_path / "rnn.py"))
+    assert code == 0, err
+    lines = err.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line for line in lines if line.lstrip().startswith("run 1 ")]
+    assert len(rows) == 1 and "✓" in rows[0]  # the whole run on one row
+    assert "run 1: float64 D=3 H=4 K=3 T=4 B=2" in lines
+    assert "run 4: float64 D=16 H=32 K=10 T=20 B=8" in lines

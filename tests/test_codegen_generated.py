@@ -4,6 +4,7 @@ standalone-ness and the verification's power to fail."""
 import ast
 import inspect
 import os
+import re
 import subprocess
 import sys
 
@@ -120,7 +121,8 @@ def test_source_is_inspectable_and_commented():
     g = gen("lstm")
     src = inspect.getsource(g.module.loss_and_grads)
     assert "for t in reversed(range(T)):" in src
-    assert "# δ_f,t = f_t ⊙ (1 − f_t) ⊙ ∂E/∂f_t" in src  # the equation above the statement
+    # the equation above the statement, after the cell-file line it comes from
+    assert re.search(r"# lstm\.cell:\d+  δ_f,t = f_t ⊙ \(1 − f_t\) ⊙ ∂E/∂f_t\n", src)
     assert "dh_prev = V.T @ da" in src  # one stacked product per step for the four gates
     assert "a_in = _each_step(U, xs) + b" in inspect.getsource(g.module._forward)  # input projections hoisted
 
@@ -162,7 +164,7 @@ def plant(g: Generated, old: str, new: str) -> Generated:
 
 def test_a_planted_bug_is_caught():
     """dh_{t+1} not added (the classic): the verification fails and names the gradients."""
-    bad = plant(gen("rnn"), "dh = dh_next + dh_in[t]", "dh = dh_in[t]")
+    bad = plant(gen("rnn"), "dh = dh_next + dh_in_t", "dh = dh_in_t")
     result = verify_generated(bad, runs=[("float64", (3, 4, 3, 4, 2), 0)], large=None)
     assert not result.passed
     failed = {c.name for r in result.runs for c in r.comparisons if not c.passed}

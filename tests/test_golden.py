@@ -26,7 +26,7 @@ CASES = [
 
 # The verification lines in a generated module's header carry measured round-off (e.g. "complex-step
 # 5.2e-16"), which may differ in its last digits with another BLAS; the verdict and everything else must not.
-_MEASURED = re.compile(r"(?m)^(\s+float(?:32|64) D=.*)$")
+_MEASURED = re.compile(r"(?m)^(\s+float(?:32|64) D=.*(?:\n {8}\S.*)*)$")  # with its wrapped lines
 _NUMBER = re.compile(r"\d\.\de[-+]\d\d")
 
 

@@ -4,7 +4,7 @@
 >>> gen = generate("rnn")
 >>> sorted(gen.module.param_shapes(D=3, H=4, K=5))
 ['U', 'V', 'W', 'b', 'c']
->>> "dh_next + dh_in[t]" in gen.source
+>>> "dh = dh_next + dh_in_t" in gen.source  # the one backward step body
 True
 
 The pipeline: :func:`derive.program.adjoint_program` (the derivation, one time step) →

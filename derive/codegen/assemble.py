@@ -1,16 +1,56 @@
-"""Assemble the generated module: header, the ``numeric.models`` contract, the printed passes, runtime."""
+"""Assemble the generated module: header, the ``numeric.models`` contract, the printed passes, runtime.
+
+:func:`module_source` writes the module in its reading order, one phase per function: the docstring
+(:func:`_docstring`), the constants (:func:`_constants`), the public contract (:func:`_contract`),
+``loss_and_grads`` (:func:`_loss_and_grads`), ``_forward`` (:func:`_forward_function`), then only the
+runtime helpers the module calls (:func:`derive.codegen.runtime.runtime_source`).
+"""
 
 from __future__ import annotations
 
+import re
 import textwrap
+from dataclasses import dataclass
 
 from derive.codegen.emit import WIDTH, BackwardEmitter
 from derive.codegen.lower import Lowering, plural
-from derive.codegen.runtime import RUNTIME
+from derive.codegen.runtime import runtime_source
 from derive.functions import helpers
 
 
-def module_source(low: Lowering, origin: str, version: str, verification: list[str] | None) -> str:
+@dataclass
+class _Facts:
+    """What several parts of the module say about the cell: sizes, states, the loss."""
+
+    dims: list[str]
+    input_dim: str
+    class_dim: str
+    hidden: object  # the hidden size (H): rows of the input projection; 1/√H scales the initial weights
+    state_dims: list[str]
+    inits: list[str]
+    outputs: list[str]  # what forward() returns
+    loss_text: str
+    target_doc: str
+
+    @classmethod
+    def of(cls, low: Lowering) -> "_Facts":
+        cell = low.cell
+        dims = list(cell.dims)
+        input_dim, class_dim = cell.input.shape[0], cell.target.shape[0]
+        hidden = next((p.shape[0] for p in cell.params if p.shape[1] == input_dim), cell.states[0].shape[0])
+        mse, linear = cell.loss == "mse", cell.loss == "linear"
+        loss_text = ("E = Σ_t ½‖ŷ_t − y_t‖²" if mse else
+                     f"E = Σ_t {cell.target.name}_tᵀ {cell.softmax}_t" if linear else "E = Σ_t −o_t · log ô_t")
+        target_doc = (f"upstream gradients g_t (T, {class_dim}, B), float" if linear else
+                      f"real targets (T, {class_dim}, B), float; a NaN entry contributes no loss term" if mse
+                      else f"class ids (T, B), integers in [0, {class_dim}); -1 contributes no loss term")
+        return cls(dims, input_dim, class_dim, hidden, [d for d in dims if d != input_dim],
+                   [s.init for s in cell.states], list(dict.fromkeys([*cell.state_names, cell.softmax])),
+                   loss_text, target_doc)
+
+
+def module_source(low: Lowering, origin: str, version: str, verification: list[str] | None,
+                  appended: str = "") -> str:
     """The complete source of the generated module.
 
     Args:
@@ -18,42 +58,56 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         origin: what it was generated from (a built-in name or a cell file path).
         version: the toolkit's version, for the header.
         verification: lines saying how it was verified, or None ("not verified").
+        appended: source the caller appends after the module (derive/bidirectional.py's network): the
+            runtime helpers it calls are written too.
     """
+    emitter = BackwardEmitter(low)
+    forward, tape = emitter.forward()
+    backward = emitter.backward()
+    facts = _Facts.of(low)
+    body = [
+        *_constants(low, facts, tape),
+        *_contract(low, facts),
+        *_loss_and_grads(low, facts, emitter, tape, backward),
+        *_forward_function(low, facts, forward, tape),
+    ]
+    text = "\n".join(body)
+    # helpers of the cell's functions first: their names decide which runtime helpers are used
+    functions = helpers(n.fn for n in low.cell.nodes)
+    return "\n".join(_docstring(low, origin, version, verification, facts)) + "\n" + text + \
+        runtime_source(text + functions + appended) + functions
+
+
+def _wrap(text: str, indent: str = "", more: str = "") -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + more,
+                         break_long_words=False, break_on_hyphens=False)
+
+
+def _wrap_measured(line: str) -> list[str]:
+    """A verification line in the docstring's width, never breaking between an oracle and its number."""
+    glued = re.sub(r"(?<=\S) (?=\d\.\de[-+]\d\d)", "\0", line)
+    return [part.replace("\0", " ") for part in _wrap(glued, "    ", "    ")]
+
+
+def _docstring(low: Lowering, origin: str, version: str, verification: list[str] | None,
+               facts: _Facts) -> list[str]:
     cell, show = low.cell, low.show
-    em = BackwardEmitter(low)
-    forward, tape = em.forward()
-    backward = em.backward()
-    dims = list(cell.dims)
-    input_dim = cell.input.shape[0]
-    class_dim = cell.target.shape[0]
-    # the hidden size: rows of the input projection (U, U_f: (H, D)); 1/√H scales the initial weights
-    hidden = next((p.shape[0] for p in cell.params if p.shape[1] == input_dim), cell.states[0].shape[0])
-    state_dims = [d for d in dims if d != input_dim]
-    inits = [s.init for s in cell.states]
-    first_state = "h0" if "h0" in inits else None
-    outputs = list(dict.fromkeys([*cell.state_names, cell.softmax]))  # what forward() returns
-    mse = cell.loss == "mse"
-    linear = cell.loss == "linear"
-    loss_text = ("E = Σ_t ½‖ŷ_t − y_t‖²" if mse else f"E = Σ_t {cell.target.name}_tᵀ {cell.softmax}_t" if linear
-                 else "E = Σ_t −o_t · log ô_t")
-    target_doc = (f"upstream gradients g_t (T, {class_dim}, B), float" if linear else
-                  f"real targets (T, {class_dim}, B), float; a NaN entry contributes no loss term" if mse
-                  else f"class ids (T, B), integers in [0, {class_dim}); -1 contributes no loss term")
-    equations = "\n".join(f"    {show.equation(a)}" for a in low.fwd)
+    # the cell's own equations; an intermediate the normaliser named (tanh(c_t)) shows inside its user
+    equations = [f"    {show.equation(a)}" for a in low.fwd
+                 if show.name(a.target.name) != show.expr(a.expr)]
     checked = verification or ["NOT VERIFIED (written with --unverified)"]
-    lines = [
+    return [
         f'"""{cell.name}: forward pass and BPTT gradients in NumPy, generated by bptt {version}.',
         "",
-        *textwrap.wrap(f"Generated from {origin} by `bptt codegen`: the backward statements are the "
-                       "derivation's adjoint program printed by SymPy's NumPy printer, each under the equation "
-                       "it implements. Do not edit: regenerate.", WIDTH, break_long_words=False,
-                       break_on_hyphens=False),
+        *_wrap(f"Generated from {origin} by `bptt codegen`: the backward statements are the derivation's "
+               "adjoint program printed by SymPy's NumPy printer, each under the equation it implements. "
+               "Do not edit: regenerate."),
         "",
-        f"The cell (one time step; {loss_text}, summed over the batch):",
-        equations,
+        f"The cell (one time step; {facts.loss_text}, summed over the batch):",
+        *equations,
         "",
         "Verification before this file was written:",
-        *[f"    {v}" for v in checked],
+        *[line for v in checked for line in _wrap_measured(v)],
         "",
         "Layout: column vectors with the batch last; a quantity of one step is (rows, B), of all steps",
         "(T, rows, B) and named in the plural. Same contract as numeric.models (docs/models.md).",
@@ -61,6 +115,12 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         "arrays are 0-based, so loop index t computes step t + 1 (xs[t] is x_{t+1}, and likewise every",
         'all-steps array). Needs only NumPy; float32 stays float32."""',
         "",
+    ]
+
+
+def _constants(low: Lowering, facts: _Facts, tape: list[str]) -> list[str]:
+    cell = low.cell
+    return [
         "import numpy as np",
         "",
         f"CELL = {cell.name!r}",
@@ -68,13 +128,20 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         *_packed("PARAM_SHAPES = {", [f"{p.name!r}: {tuple(p.shape)!r}" for p in cell.params], "}"),
         *_packed("STATE_ROWS = {", [f"{s.init!r}: {s.shape[0]!r}" for s in cell.states], "}"),
         f"KINKS = {tuple(sorted(low.kinks))!r}  # non-analytic functions used (see kink_margin)",
-        f"INPUT_DIM, CLASS_DIM, HIDDEN_DIM = {input_dim!r}, {class_dim!r}, {str(hidden)!r}",
+        f"INPUT_DIM, CLASS_DIM, HIDDEN_DIM = {facts.input_dim!r}, {facts.class_dim!r}, {str(facts.hidden)!r}",
         "# what _forward returns after E",
         *_packed("TAPE = (", [repr(name) for name in tape], ",)"),
         "# initial state → its TAPE array",
         *_packed("STATES = {", [f"{s.init!r}: {plural(s.name)!r}" for s in cell.states], "}"),
         "",
         "",
+    ]
+
+
+def _contract(low: Lowering, facts: _Facts) -> list[str]:
+    """param_shapes, initial_state_shapes, init_params, loss and forward: the numeric.models contract."""
+    dims, inits, outputs = facts.dims, facts.inits, facts.outputs
+    return [
         f"def param_shapes({', '.join(dims)}):",
         f'    """Every parameter\'s shape, in declaration order; sizes {", ".join(dims)} are positive integers."""',
         f"    sizes = {{{', '.join(f'{d!r}: {d}' for d in dims)}, '1': 1}}",
@@ -84,30 +151,30 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         "    return {name: (sizes[r], sizes[c]) for name, (r, c) in PARAM_SHAPES.items()}",
         "",
         "",
-        f"def initial_state_shapes({', '.join(state_dims)}, B):",
+        f"def initial_state_shapes({', '.join(facts.state_dims)}, B):",
         f'    """Shapes of the initial states ({", ".join(inits)}), each defaulting to zeros."""',
-        f"    sizes = {{{', '.join(f'{d!r}: {d}' for d in state_dims)}}}",
+        f"    sizes = {{{', '.join(f'{d!r}: {d}' for d in facts.state_dims)}}}",
         "    return {name: (sizes[dim], B) for name, dim in STATE_ROWS.items()}",
         "",
         "",
         f"def init_params({', '.join(dims)}, rng=None, dtype=np.float64):",
-        f'    """Random parameters, uniform in ±1/√{hidden} (biases too, so that checks exercise them)."""',
+        f'    """Random parameters, uniform in ±1/√{facts.hidden} (biases too, so that checks exercise them)."""',
         "    dtype = np.dtype(dtype)",
         '    if dtype.kind != "f":',
         '        raise ValueError(f"dtype: expected float32 or float64, got {dtype}")',
         "    rng = np.random.default_rng(0) if rng is None else rng",
-        f"    scale = 1.0 / np.sqrt({hidden})",
+        f"    scale = 1.0 / np.sqrt({facts.hidden})",
         f"    return {{name: rng.uniform(-scale, scale, size=shape).astype(dtype)",
         f"            for name, shape in param_shapes({', '.join(dims)}).items()}}",
         "",
         "",
         f"def loss(params, xs, targets, h0=None, **state0):",
-        f'    """{loss_text}.',
+        f'    """{facts.loss_text}.',
         "",
         "    Args:",
         "        params: every parameter of param_shapes (one precision).",
-        f"        xs: inputs (T, {input_dim}, B), float32/float64 (complex: the complex-step oracle).",
-        f"        targets: {target_doc}.",
+        f"        xs: inputs (T, {facts.input_dim}, B), float32/float64 (complex: the complex-step oracle).",
+        f"        targets: {facts.target_doc}.",
         f"        h0, **state0: initial states {', '.join(inits)} ((rows, B); zeros if None).",
         "",
         "    Returns:",
@@ -125,15 +192,29 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         "        params, xs, h0, state0: as loss() (no targets).",
         "",
         "    Returns:",
-        f"        {{{', '.join(repr(n) for n in outputs)}}}: each (T, rows, B); "
-        f"{outputs[-1]!r}[t] is the prediction of step t + 1.",
+        f"        {{{', '.join(repr(n) for n in outputs)}}}: each (T, rows, B), {outputs[-1]!r} the predictions.",
         '    """',
         '    sizes, dtype, state0 = _checked(params, xs, None, {"h0": h0, **state0}, need_targets=False)',
         "    o = np.zeros((xs.shape[0], sizes[CLASS_DIM], xs.shape[2]), dtype)",
         "    tape = dict(zip(TAPE, _forward(params, xs, o, state0, sizes, dtype)[1]))",
-        "    return {" + ", ".join(f"{n!r}: tape[{plural(n)!r}]" for n in outputs) + "}",
+        *_packed("    return {", [f"{n!r}: tape[{plural(n)!r}]" for n in outputs], "}"),
         "",
         "",
+    ]
+
+
+def _unpacked(facts: _Facts, low: Lowering) -> list[str]:
+    """The sizes and every parameter as local names."""
+    return [
+        f"    {', '.join(facts.dims)} = {', '.join(f'sizes[{d!r}]' for d in facts.dims)}",
+        *_packed("    (", low.cell.param_names, ",) = (params[name] for name in PARAM_SHAPES)"),
+    ]
+
+
+def _loss_and_grads(low: Lowering, facts: _Facts, emitter: BackwardEmitter, tape: list[str],
+                    backward: list[str]) -> list[str]:
+    cell, inits = low.cell, facts.inits
+    return [
         "def loss_and_grads(params, xs, targets, h0=None, truncate=None, **state0):",
         '    """E and ∂E/∂(every parameter, xs, initial states) by backpropagation through time.',
         "",
@@ -142,35 +223,35 @@ def module_source(low: Lowering, origin: str, version: str, verification: list[s
         "        truncate: None for full BPTT, or k >= 1: each E_t sends its gradient back at most k steps.",
         "",
         "    Returns:",
-        f"        (E, grads): grads has every parameter (same shapes), \"xs\" (T, {input_dim}, B) and "
-        f"{', '.join(repr(i) for i in inits)}.",
+        *_wrap(f"(E, grads): grads has every parameter (same shapes), \"xs\" (T, {facts.input_dim}, B) and "
+               f"{', '.join(repr(i) for i in inits)}.", " " * 8, "    "),
         '    """',
         '    sizes, dtype, state0 = _checked(params, xs, targets, {"h0": h0, **state0})',
         "    truncate = _check_truncate(truncate)",
         "    T, _, B = xs.shape",
-        f"    {', '.join(dims)} = {', '.join(f'sizes[{d!r}]' for d in dims)}",
-        *_packed("    (", cell.param_names, ",) = (params[name] for name in PARAM_SHAPES)"),
-        "    o = _targets(targets, K, dtype)" if class_dim == "K" else f"    o = _targets(targets, {class_dim}, dtype)",
+        *_unpacked(facts, low),
+        f"    o = _targets(targets, {facts.class_dim}, dtype)",
         *_packed("    E, (", tape, ",) = _forward(params, xs, o, state0, sizes, dtype)"),
         *_mask_line(low, tape),
         *backward,
-        *_packed("    grads = {", [f"{p!r}: {em.grad_code[p]}" for p in cell.param_names], "}"),
+        *_packed("    grads = {", [f"{p!r}: {emitter.grad_code[p]}" for p in cell.param_names], "}"),
         '    grads["xs"] = dxs',
         *[f"    grads[{i!r}] = d{i}" for i in inits],
         "    return E, grads",
         "",
         "",
+    ]
+
+
+def _forward_function(low: Lowering, facts: _Facts, forward: list[str], tape: list[str]) -> list[str]:
+    return [
         "def _forward(params, xs, o, state0, sizes, dtype):",
         '    """The recurrence over all steps and the loss; returns E and what the backward pass reads."""',
         "    T, _, B = xs.shape",
-        f"    {', '.join(dims)} = {', '.join(f'sizes[{d!r}]' for d in dims)}",
-        *_packed("    (", cell.param_names, ",) = (params[name] for name in PARAM_SHAPES)"),
+        *_unpacked(facts, low),
         *forward,
-        f"    return E, ({', '.join(tape)},)",
-        "",
-        RUNTIME + helpers(n.fn for n in cell.nodes),
+        *_packed("    return E, (", tape, ",)"),
     ]
-    return "\n".join(lines)
 
 
 def _packed(head: str, items: list[str], tail: str) -> list[str]:

@@ -103,7 +103,10 @@ class Group:
     rows: list[tuple]
     total: object
     stack: str
+    product: str = ""  # forward: the code name of the stacked product P y of one step ("Vh")
+    keep: bool = False  # forward: the product is stored per step because the backward pass reads it
     adjoints: list = field(default_factory=list)  # backward: the e_k of Pᵀ e_k, or empty if not stackable
+    terms: list = field(default_factory=list)  # backward: the Pᵀ e_k terms themselves
     buffer: str = ""  # backward: all-steps array holding [e_1; e_2; …]
     buffer_rows: tuple = ()  # (lo, hi) inside the buffer (a view when the buffer is shared)
 
@@ -111,8 +114,95 @@ class Group:
         return self.rows[self.params.index(param)]
 
 
+@dataclass
+class Regions:
+    """Where each statement of one pass runs.
+
+    Attributes:
+        loop: per step, inside the time loop (on a path from what one step carries in to what it carries out).
+        pre: for all steps at once before the loop (reads nothing carried between steps).
+        post: for all steps at once after the loop (reads the loop's results only).
+    """
+
+    loop: set[str]
+    pre: set[str]
+    post: set[str]
+
+
+def regions(stmts, deps: dict[str, set[str]], carried_in: set[str], carried_out: set[str],
+            readers_stay: bool = False) -> Regions:
+    """The regions of a pass (forward: h_{t−1} → h_t; backward: ∂E/∂s_t|t+1 → ∂E/∂s_{t−1}).
+
+    Args:
+        stmts: the pass's assignments in execution order; deps: each target's symbols.
+        carried_in / carried_out: what one step receives from / hands to the neighbouring step.
+        readers_stay: a statement that reads a carried-in symbol itself runs per step even off the path
+            (backward: the carry is not kept per step).
+    """
+    names = [a.target.name for a in stmts]
+    need = set(carried_out)
+    for n in reversed(names):
+        if n in need:
+            need |= deps[n] & set(names)
+    on_path: dict[str, bool] = {}
+    for n in names:
+        on_path[n] = any(d in carried_in or on_path.get(d, False) for d in deps[n])
+    loop = {n for n in names if (on_path[n] and n in need) or n in carried_out
+            or (readers_stay and deps[n] & carried_in)}
+    late: dict[str, bool] = {}
+    for n in names:
+        late[n] = n in loop or any(d in carried_in or late.get(d, False) for d in deps[n])
+    return Regions(loop, {n for n in names if not late[n]}, {n for n in names if late[n] and n not in loop})
+
+
+def hoistable(expr, inside: set[str]) -> list:
+    """The summands of ``expr`` that read nothing in ``inside``, when some (not all) summands do."""
+    ts = terms_of(expr)
+    out = [t for t in ts if not (symbols_in(t) & inside)]
+    return out if out and len(out) < len(ts) else []
+
+
 class Lowering:
-    """Regions, hoisted terms, stacked groups and name maps for one cell's adjoint program."""
+    """Regions, hoisted terms, stacked groups and name maps for one cell's adjoint program.
+
+    Built in named phases: :meth:`_forward_regions`, :meth:`_hoist`, :meth:`_stack_groups`,
+    :meth:`_loop_forward` (forward), then :meth:`_backward` and :meth:`_backward_groups`.
+    """
+
+    # forward ---------------------------------------------------------------------------------------
+    fwd: list  #: the forward assignments, in order
+    nodes: list[str]  #: their targets
+    fdeps: dict[str, set[str]]  #: target → the symbols its expression reads
+    f_expr: dict[str, object]  #: target → its expression
+    f_loop: set[str]  #: targets computed per step
+    f_pre: set[str]  #: computed for all steps before the loop
+    f_post: set[str]  #: computed for all steps after the loop
+    consumers: dict[str, list[str]]  #: target → the forward statements that read it
+    hoisted: dict[str, list]  #: loop target → its terms computed before the loop (U x_t + b)
+    x_group: Group | None  #: the stacked input projections (one product over all steps), if any
+    groups: list[Group]  #: stacked products with a previous state, one per operand
+    pre_name: str  #: name of the stacked pre-activations of the input group ("a")
+    in_name: str  #: the all-steps array of their hoisted part ("a_in")
+    pre_stmts: list[Stmt]  #: statements before the loop (the hoisted products)
+    stacks: list[tuple[str, list[str]]]  #: stacked parameters to build: (name, members)
+    mm: dict  #: product P y of a group member → the symbol standing for its rows of the stacked product
+    mm_group: dict[str, Group]  #: that symbol → its group
+    mm_param: dict[str, str]  #: that symbol → its matrix
+    loop_expr: dict[str, object]  #: loop target → its expression over hoisted arrays and stacked products
+    # backward --------------------------------------------------------------------------------------
+    bwd: list  #: the backward assignments, in order
+    carry_in: set[str]  #: ∂E/∂s_t|t+1 of every state
+    carry_out: set[str]  #: ∂E/∂s_{t−1} of every state
+    b_loop: set[str]
+    b_pre: set[str]
+    b_post: set[str]
+    b_expr: dict[str, object]
+    b_rule: dict[str, str]
+    b_hoisted: dict[str, list]  #: loop adjoint → its terms from E_t itself, computed before the loop
+    buffers: list[tuple[str, object]]  #: stacked adjoint arrays over all steps: (name, rows)
+    fills: list[tuple]  #: rows of a buffer filled in the loop: (buffer, slice, expression or None, source)
+    home: dict[str, tuple]  #: adjoint → (buffer, lo, hi) rows it lives in
+    bw_groups: list[Group]  #: groups whose Pᵀ e_k terms are one stacked product
 
     def __init__(self, prog: AdjointProgram):
         self.prog, cell = prog, prog.cell
@@ -123,11 +213,16 @@ class Lowering:
         self.prevs = {s + PREV: s for s in self.states}
         self.sym = dict(prog.symbols)
         self.taken = set(self.sym) | {"np", "params", "xs", "targets", "t", "t_in", "T", "B", "E", "dtype",
-                                      "truncate", "o", "grads"} | set(cell.dims)
+                                      "truncate", "o", "grads", "backward_step"} | set(cell.dims)
         self.extra: dict[str, tuple] = {}  # invented symbols → (loop code, vector code)
         self.kinks = {n.fn for n in cell.nodes if n.fn in NON_ANALYTIC}  # relu: differences must avoid kinks
-        self._forward()
+        self.line_of = {n.name: n.line for n in cell.nodes}  # the cell-file line each quantity comes from
+        self._forward_regions()
+        self._hoist()
+        x_product = self._stack_groups()
+        self._loop_forward(x_product)
         self._backward()
+        self._backward_groups()
 
     # ---- helpers --------------------------------------------------------------------------------------
 
@@ -153,57 +248,53 @@ class Lowering:
         self.extra[name] = (loop_code, vec_code)
         return s
 
+    def cell_lines(self, names) -> list[int]:
+        """The cell-file lines of the forward quantities ``names`` (those the file writes), sorted."""
+        return sorted({self.line_of[n] for n in names if self.line_of.get(n)})
+
     # ---- forward --------------------------------------------------------------------------------------
 
-    def _forward(self):
-        fwd = list(self.prog.forward)
-        self.fwd = fwd
-        nodes = [a.target.name for a in fwd]
-        self.nodes = nodes
-        deps = {a.target.name: symbols_in(a.expr) for a in fwd}
-        self.fdeps = deps
-        need = set(self.states)
-        for a in reversed(fwd):
-            if a.target.name in need:
-                need |= deps[a.target.name] & set(nodes)
-        dep_prev = {}
-        for a in fwd:
-            n = a.target.name
-            dep_prev[n] = any(d in self.prevs or dep_prev.get(d, False) for d in deps[n])
-        loop = {n for n in nodes if (dep_prev[n] and n in need) or n in self.states}
-        late = {}
-        for a in fwd:
-            n = a.target.name
-            late[n] = n in loop or any(d in self.prevs or late.get(d, False) for d in deps[n])
-        self.f_loop = loop
-        self.f_pre = {n for n in nodes if not late[n]}
-        self.f_post = {n for n in nodes if late[n] and n not in loop}
-        self.consumers = {n: [m for m in nodes if n in deps[m]] for n in nodes}
+    def _forward_regions(self):
+        self.fwd = list(self.prog.forward)
+        self.nodes = [a.target.name for a in self.fwd]
+        self.fdeps = {a.target.name: symbols_in(a.expr) for a in self.fwd}
+        self.f_expr = {a.target.name: a.expr for a in self.fwd}
+        where = regions(self.fwd, self.fdeps, set(self.prevs), set(self.states))
+        self.f_loop, self.f_pre, self.f_post = where.loop, where.pre, where.post
+        self.consumers = {n: [m for m in self.nodes if n in self.fdeps[m]] for n in self.nodes}
 
-        # hoisted terms of loop statements
-        self.hoisted: dict[str, list] = {}
-        inside = set(self.prevs) | loop
-        for a in fwd:
+    def _hoist(self):
+        """Terms of loop statements that need no previous state and multiply the input: before the loop."""
+        self.hoisted = {}
+        inside = set(self.prevs) | self.f_loop
+        for a in self.fwd:
             n = a.target.name
-            if n not in loop:
-                continue
-            ts = terms_of(a.expr)
-            out = [t for t in ts if not (symbols_in(t) & inside)]
+            out = hoistable(a.expr, inside) if n in self.f_loop else []
             # worth hoisting only when it does work per step: a product with the input
-            if out and len(out) < len(ts) and any(self.x in symbols_in(t) for t in out):
+            if any(self.x in symbols_in(t) for t in out):
                 self.hoisted[n] = out
 
-        # the input group: one product P x per hoisted statement
-        def x_product(n):
-            prods = [t for t in self.hoisted.get(n, []) if isinstance(t, MatMul) and len(t.args) == 2
-                     and t.args[1] == self.sym[self.x] and t.args[0].name in self.params]
-            return prods[0] if len(prods) == 1 else None
+    def x_product(self, n):
+        """The single P x_t term among the hoisted terms of ``n``, or None."""
+        prods = [t for t in self.hoisted.get(n, []) if isinstance(t, MatMul) and len(t.args) == 2
+                 and t.args[1] == self.sym[self.x] and t.args[0].name in self.params]
+        return prods[0] if len(prods) == 1 else None
 
-        # groups of products on previous states (anywhere inside loop statements)
+    def fn_of(self, n):
+        """The elementwise function applied to ``n`` by its only consumer (σ of a_f), or None."""
+        cons = self.consumers[n]
+        if len(cons) == 1:
+            e = self.f_expr[cons[0]]
+            if isinstance(e, ElementwiseApplyFunction) and e.expr == self.sym[n]:
+                return type(e.function.expr).__name__
+        return None
+
+    def _recurrent_pairs(self) -> dict[str, list[tuple[str, str]]]:
+        """Previous state → the (matrix, loop statement) pairs of its products P s_{t−1}, first use first."""
         by_operand: dict[str, list[tuple[str, str]]] = {}
-        for a in fwd:
+        for a in self.fwd:
             n = a.target.name
-            if n not in loop:
+            if n not in self.f_loop:
                 continue
             for sub in sp.preorder_traversal(a.expr):
                 if (isinstance(sub, MatMul) and len(sub.args) == 2 and isinstance(sub.args[0], MatrixSymbol)
@@ -212,33 +303,32 @@ class Lowering:
                     pairs = by_operand.setdefault(sub.args[1].name, [])
                     if sub.args[0].name not in [p for p, _ in pairs]:
                         pairs.append((sub.args[0].name, n))
+        return by_operand
+
+    def _stack_groups(self):
+        """The input group and one group per previous state, stacked in the cell's declared order.
+
+        Members with a recurrent product come first (GRU: a_r, a_u before a_g, whose V_g multiplies
+        r_t ⊙ h_{t−1}), so that the rows of both stacks line up; otherwise the order is the cell's.
+        """
+        x_product = self.x_product
+        by_operand = self._recurrent_pairs()
         in_h = {n for pairs in by_operand.values() for _, n in pairs}
-
-        def fn_of(n):
-            cons = self.consumers[n]
-            if len(cons) == 1:
-                e = self.expr_of(cons[0])
-                if isinstance(e, ElementwiseApplyFunction) and e.expr == self.sym[n]:
-                    return type(e.function.expr).__name__
-            return None
-
         members = []
-        for n in nodes:  # one member per matrix: a matrix shared by two gates (U x in f and g) is one block
-            if n in loop and x_product(n) is not None and all(x_product(m).args[0] != x_product(n).args[0]
-                                                              for m in members):
+        for n in self.nodes:  # one member per matrix: a matrix shared by two gates (U x in f and g) is one block
+            if n in self.f_loop and x_product(n) is not None and all(
+                    x_product(m).args[0] != x_product(n).args[0] for m in members):
                 members.append(n)
-        members.sort(key=lambda n: (n not in in_h, fn_of(n) or "~", nodes.index(n)))
-        self.fn_of = fn_of
-        self.groups: list[Group] = []
+        members.sort(key=lambda n: (n not in in_h, self.nodes.index(n)))
+        self.groups = []
         self.x_group = None
         if members:
-            params = [x_product(n).args[0].name for n in members]
-            self.x_group = self._group(self.x, params, members)
+            self.x_group = self._group(self.x, [x_product(n).args[0].name for n in members], members)
+        order = {n: i for i, n in enumerate(members)}
         for operand, pairs in by_operand.items():
-            order = {n: i for i, n in enumerate(members)}
-            pairs.sort(key=lambda pn: (order.get(pn[1], len(order)), nodes.index(pn[1])))
+            pairs.sort(key=lambda pn: (order.get(pn[1], len(order)), self.nodes.index(pn[1])))
             self.groups.append(self._group(operand, [p for p, _ in pairs], [n for _, n in pairs]))
-        self._loop_forward(x_product)
+        return x_product
 
     def _group(self, operand, params, nodes) -> Group:
         rows, lo = [], sp.Integer(0)
@@ -248,141 +338,122 @@ class Lowering:
             lo = hi
         return Group(operand, params, nodes, rows, lo, self.stack_name(params))
 
-    def expr_of(self, n):
-        return next(a.expr for a in self.fwd if a.target.name == n)
-
     def _loop_forward(self, x_product):
-        """Rewrite loop statements over hoisted arrays and stacked products; plan runs and fused calls."""
-        g = self.x_group
-        self.pre_stmts: list[Stmt] = []
-        self.stacks: list[tuple[str, list[str]]] = []  # stacked parameters to build: (name, members)
-        self.f_expr = {a.target.name: a.expr for a in self.fwd}
-        sub = {}
-        # hoisted input products: one stacked array a_in over all steps
-        if g is not None:
-            pre_name = self.stack_name(g.nodes)
-            self.pre_name = pre_name
-            in_name = self.fresh(pre_name + "_in")
-            self.in_name = in_name
-            if len(g.params) > 1:
-                self.stacks.append((g.stack, g.params))
-            leftovers = [[t for t in self.hoisted[n] if t != x_product(n)] for n in g.nodes]
-            biases = [lo[0].name if len(lo) == 1 and isinstance(lo[0], MatrixSymbol) and lo[0].name in self.params
-                      and self.sym[lo[0].name].shape[1] == 1 else None for lo in leftovers]
-            comment = [self.show.equation_text(n, sum_of(self.hoisted[n])) for n in g.nodes]
-            X = self.sym[self.x]
-            P = MatrixSymbol(g.stack, g.total, X.shape[0])
-            if all(biases):
-                bname = self.stack_name(biases)
-                if len(biases) > 1:
-                    self.stacks.append((bname, biases))
-                self.pre_stmts.append(Stmt(in_name, P * X + MatrixSymbol(bname, g.total, 1), comment))
-            else:
-                self.pre_stmts.append(Stmt(in_name, P * X, comment))
-                for n, left, (lo, hi) in zip(g.nodes, leftovers, g.rows):
-                    if left:
-                        self.pre_stmts.append(Stmt(f"{in_name}[:, {slice_code(lo, hi, g.total)}]", sum_of(left),
-                                                   [], "+="))
-            for n, (lo, hi) in zip(g.nodes, g.rows):
-                s = self.new_symbol(f"__in_{n}", hi - lo, indexed(in_name, slice_code(lo, hi, g.total), "t"), None)
-                sub[n] = (sum_of(self.hoisted[n]), s)
-        for n, ts in self.hoisted.items():
-            if n in sub:
-                continue
-            name = self.fresh(n + "_in")
-            self.pre_stmts.append(Stmt(name, sum_of(ts), [self.show.equation_text(n, sum_of(ts))]))
-            sub[n] = (sum_of(ts), self.new_symbol(f"__in_{n}", self.rows(n), f"{name}[t]", name))
-        # stacked recurrent products
-        mm = {}
-        self.mm_group: dict[str, Group] = {}
-        self.mm_param: dict[str, str] = {}  # product symbol → its matrix
-        for grp in self.groups:
-            if len(grp.params) > 1:
-                self.stacks.append((grp.stack, grp.params))
-            prod = self.fresh(grp.stack + grp.operand.replace(PREV, "").replace("_", ""))
-            grp.product = prod
-            for p, n, (lo, hi) in zip(grp.params, grp.nodes, grp.rows):
-                key = self.sym[p] * self.sym[grp.operand]
-                # one symbol per (matrix, operand): M0 h_{t−1} and M0 s_{t−1} are different products
-                sym = f"__mm_{p}__{grp.operand}"
-                mm[key] = self.new_symbol(sym, hi - lo, indexed(prod, slice_code(lo, hi, grp.total)), None)
-                self.mm_group[sym] = grp
-                self.mm_param[sym] = p
-        self.mm = mm
+        """Rewrite loop statements over hoisted arrays and stacked products."""
+        self.pre_stmts, self.stacks = [], []
+        self.pre_name = self.in_name = ""
+        hoisted = self._hoisted_input_products(x_product)
+        hoisted.update(self._other_hoisted_terms(hoisted))
+        self._recurrent_products()
         self.loop_expr = {}
         for a in self.fwd:
             n = a.target.name
             if n not in self.f_loop:
                 continue
             e = a.expr
-            if n in sub:
-                old, s = sub[n]
+            if n in hoisted:
+                old, s = hoisted[n]
                 rest = [t for t in terms_of(e) if t not in terms_of(old)]
                 e = sum_of([s] + rest)
-            self.loop_expr[n] = e.xreplace(mm)
+            self.loop_expr[n] = e.xreplace(self.mm)
+
+    def _hoisted_input_products(self, x_product) -> dict:
+        """One stacked array a_in = [U_f; U_i; …] x_t + [b_f; b_i; …] over all steps for the input group;
+        returns loop target → (its hoisted terms, the symbol standing for its rows of a_in[t])."""
+        grp, sub = self.x_group, {}
+        if grp is None:
+            return sub
+        self.pre_name = self.stack_name(grp.nodes)
+        in_name = self.in_name = self.fresh(self.pre_name + "_in")
+        if len(grp.params) > 1:
+            self.stacks.append((grp.stack, grp.params))
+        leftovers = [[t for t in self.hoisted[n] if t != x_product(n)] for n in grp.nodes]
+        biases = [lo[0].name if len(lo) == 1 and isinstance(lo[0], MatrixSymbol) and lo[0].name in self.params
+                  and self.sym[lo[0].name].shape[1] == 1 else None for lo in leftovers]
+        comment = [self.show.equation_text(n, sum_of(self.hoisted[n])) for n in grp.nodes]
+        X = self.sym[self.x]
+        P = MatrixSymbol(grp.stack, grp.total, X.shape[0])
+        if all(biases):
+            bname = self.stack_name(biases)
+            if len(biases) > 1:
+                self.stacks.append((bname, biases))
+            self.pre_stmts.append(Stmt(in_name, P * X + MatrixSymbol(bname, grp.total, 1), comment))
+        else:
+            self.pre_stmts.append(Stmt(in_name, P * X, comment))
+            for n, left, (lo, hi) in zip(grp.nodes, leftovers, grp.rows):
+                if left:
+                    self.pre_stmts.append(Stmt(f"{in_name}[:, {slice_code(lo, hi, grp.total)}]", sum_of(left),
+                                               [], "+="))
+        for n, (lo, hi) in zip(grp.nodes, grp.rows):
+            s = self.new_symbol(f"__in_{n}", hi - lo, indexed(in_name, slice_code(lo, hi, grp.total), "t"), None)
+            sub[n] = (sum_of(self.hoisted[n]), s)
+        return sub
+
+    def _other_hoisted_terms(self, done: dict) -> dict:
+        """Hoisted terms outside the input group: an all-steps array each (``a_in`` of a lone statement)."""
+        sub = {}
+        for n, ts in self.hoisted.items():
+            if n in done:
+                continue
+            name = self.fresh(n + "_in")
+            self.pre_stmts.append(Stmt(name, sum_of(ts), [self.show.equation_text(n, sum_of(ts))]))
+            sub[n] = (sum_of(ts), self.new_symbol(f"__in_{n}", self.rows(n), f"{name}[t]", name))
+        return sub
+
+    def _recurrent_products(self):
+        """One stacked product P s_{t−1} per group; a symbol for each member's rows of it."""
+        self.mm, self.mm_group, self.mm_param = {}, {}, {}
+        for grp in self.groups:
+            if len(grp.params) > 1:
+                self.stacks.append((grp.stack, grp.params))
+            grp.product = self.fresh(grp.stack + grp.operand.replace(PREV, "").replace("_", ""))
+            for p, (lo, hi) in zip(grp.params, grp.rows):
+                key = self.sym[p] * self.sym[grp.operand]
+                # one symbol per (matrix, operand): M0 h_{t−1} and M0 s_{t−1} are different products
+                sym = f"__mm_{p}__{grp.operand}"
+                self.mm[key] = self.new_symbol(sym, hi - lo, indexed(grp.product, slice_code(lo, hi, grp.total)),
+                                               None)
+                self.mm_group[sym] = grp
+                self.mm_param[sym] = p
 
     # ---- backward -------------------------------------------------------------------------------------
 
     def _backward(self):
         prog = self.prog
-        bwd = list(prog.backward)
-        self.bwd = bwd
-        carry_in = {s.name for s in prog.incoming.values()}
-        carry_out = {s.name for s in prog.carries.values()}
-        self.carry_in, self.carry_out = carry_in, carry_out
-        targets = [a.target.name for a in bwd]
-        deps = {a.target.name: symbols_in(a.expr) for a in bwd}
-        dep_in = {}
-        for a in bwd:
-            n = a.target.name
-            dep_in[n] = any(d in carry_in or dep_in.get(d, False) for d in deps[n])
-        need = set(carry_out)
-        for a in reversed(bwd):
-            if a.target.name in need:
-                need |= deps[a.target.name] & set(targets)
+        self.bwd = list(prog.backward)
+        self.carry_in = {s.name for s in prog.incoming.values()}
+        self.carry_out = {s.name for s in prog.carries.values()}
+        deps = {a.target.name: symbols_in(a.expr) for a in self.bwd}
         # a statement reading an incoming carry itself runs per step even off the path to a carry: the carry
         # is not kept per step (∂E/∂s_t of a state that never reads s_{t−1} is ∂E/∂s_t|t+1 alone)
-        loop = {n for n in targets if (dep_in[n] and n in need) or n in carry_out or deps[n] & carry_in}
-        late = {}
-        for a in bwd:
-            n = a.target.name
-            late[n] = n in loop or any(d in carry_in or late.get(d, False) for d in deps[n])
-        self.b_loop = loop
-        self.b_pre = {n for n in targets if not late[n]}
-        self.b_post = {n for n in targets if late[n] and n not in loop}
-        inside = carry_in | loop
-        self.b_expr = {a.target.name: a.expr for a in bwd}
-        self.b_rule = {a.target.name: a.rule for a in bwd}
+        where = regions(self.bwd, deps, self.carry_in, self.carry_out, readers_stay=True)
+        self.b_loop, self.b_pre, self.b_post = where.loop, where.pre, where.post
+        self.b_expr = {a.target.name: a.expr for a in self.bwd}
+        self.b_rule = {a.target.name: a.rule for a in self.bwd}
+        inside = self.carry_in | self.b_loop
         self.b_hoisted = {}
-        for a in bwd:
-            n = a.target.name
-            if n not in loop:
-                continue
-            ts = terms_of(a.expr)
-            out = [t for t in ts if not (symbols_in(t) & inside)]
-            if out and len(out) < len(ts):
-                self.b_hoisted[n] = out
+        for a in self.bwd:
+            out = hoistable(a.expr, inside) if a.target.name in self.b_loop else []
+            if out:
+                self.b_hoisted[a.target.name] = out
         # a recurrent product the backward pass needs again (reset-after: V_g h_{t−1}) is kept per step
-        for grp in self.groups:
-            grp.keep = False
-        for a in bwd:
-            if a.target.name in loop:
+        for a in self.bwd:
+            if a.target.name in self.b_loop:
                 for key, sym in self.mm.items():
                     if a.expr.has(key):
                         self.mm_group[sym.name].keep = True
         for grp in self.groups:
             if grp.keep:
                 for p, (lo, hi) in zip(grp.params, grp.rows):
-                    self.extra[f"__mm_{p}__{grp.operand}"] = (indexed(plural(grp.product), slice_code(lo, hi, grp.total), "t"),
-                                               None)
-        self._backward_groups()
+                    self.extra[f"__mm_{p}__{grp.operand}"] = (
+                        indexed(plural(grp.product), slice_code(lo, hi, grp.total), "t"), None)
 
     def _backward_groups(self):
         """Find Pᵀ e_k terms of each forward group in ∂E/∂(operand); give them a stacked buffer."""
         home: dict[str, tuple[str, object, object]] = {}  # adjoint symbol → (buffer, lo, hi)
-        self.buffers: list[tuple[str, object]] = []  # (all-steps name, rows)
+        self.buffers = []
         # rows to fill in the loop: (buffer, slice, expression or None, source adjoint's name or None)
-        self.fills: list[tuple[str, str, object, str | None]] = []
+        self.fills = []
         groups = ([self.x_group] if self.x_group else []) + self.groups
         for grp in groups:
             target = "d" + grp.operand
@@ -425,4 +496,4 @@ class Lowering:
                     self.fills.append((buf, slice_code(lo, hi, grp.total), a if n is None or n not in home
                                        else None, n))
         self.home = home
-        self.bw_groups = [g for g in groups if g.adjoints]
+        self.bw_groups = [grp for grp in groups if grp.adjoints]

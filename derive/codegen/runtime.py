@@ -1,10 +1,14 @@
 """The fixed part of every generated module: activations, the loss, input checks, sums over time.
 
 This is plumbing, not gradient mathematics: the gradients are printed from the derivation
-(:mod:`derive.codegen.emit`). Kept as source text because the generated module must stand alone.
+(:mod:`derive.codegen.emit`). Kept as source text because the generated module must stand alone;
+:func:`runtime_source` writes only the helpers a module calls (and ``kink_margin``, which the
+verification and the module contract call from outside).
 Every function accepts complex arrays (the complex-step oracle differentiates the generated
 ``loss``): no abs, max or comparisons on values; the softmax shift uses the real part.
 """
+
+import re
 
 RUNTIME = '''
 _KINK_MARGINS = None  # a list while kink_margin() runs: the smallest |argument| of every relu call
@@ -184,3 +188,37 @@ def _check_truncate(truncate):
         raise ValueError(f"truncate: expected None or an integer >= 1, got {truncate!r}")
     return int(truncate)
 '''
+
+
+#: called from outside the module (the verification picks points by it), so always written
+PUBLIC = ("kink_margin",)
+
+
+def _definitions(source: str) -> list[tuple[str, str]]:
+    """(name, text) of every top-level definition in ``source``, in order (a def or an assignment)."""
+    starts = [(m.start(), m.group(1) or m.group(2))
+              for m in re.finditer(r"^(?:def (\w+)|(\w+) =)", source, flags=re.MULTILINE)]
+    return [(name, source[at:end].strip("\n"))
+            for (at, name), (end, _) in zip(starts, starts[1:] + [(len(source), "")])]
+
+
+def runtime_source(module_text: str) -> str:
+    """The runtime helpers that ``module_text`` (the rest of the generated module) calls, directly or
+    through one another, plus :data:`PUBLIC`; in :data:`RUNTIME`'s order, with the blank lines around
+    each that PEP 8 asks for.
+
+    >>> "def _softmax" in runtime_source("ohats = _softmax(zs)")
+    True
+    >>> "def _softmax" in runtime_source("log_ohats = _log_softmax(zs)")
+    False
+    """
+    definitions = _definitions(RUNTIME)
+    used = set(PUBLIC)
+    reads = module_text
+    while True:
+        found = {name for name, _ in definitions if re.search(rf"\b{name}\b", reads)} | used
+        if found == used:
+            break
+        used = found
+        reads = module_text + "".join(text for name, text in definitions if name in used)
+    return "".join("\n\n\n" + text for name, text in definitions if name in used) + "\n"

@@ -14,16 +14,19 @@ The cell (one time step; E = Σ_t −o_t · log ô_t, summed over the batch):
     a_q,t = U_q x_t + V_q h_{t−1} + b_q
     q_t = σ(a_q,t)
     c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t
-    tanh(c_t)
     h_t = q_t ⊙ tanh(c_t)
     z_t = W h_t + c
     ô_t = softmax(z_t)
 
 Verification before this file was written:
-    bptt <version>; PASSED; truncate=None; every gradient (parameters, xs, initial states), norm-wise relative error ≤ tolerance
-    float64 D=3 H=4 K=3 T=4 B=2 seed 0: SymPy program <err>, complex-step <err>, central <err>, hand-written <err>
-    float64 D=2 H=3 K=4 T=5 B=3 seed 1: SymPy program <err>, complex-step <err>, central <err>, hand-written <err>
-    float32 D=3 H=4 K=3 T=4 B=2 seed 2: SymPy program <err>, complex-step <err>, central <err>, hand-written <err>, float64 <err>
+    bptt <version>; PASSED; truncate=None; every gradient (parameters, xs, initial states), norm-wise
+        relative error ≤ tolerance
+    float64 D=3 H=4 K=3 T=4 B=2 seed 0: SymPy program <err>, complex-step <err>,
+        central <err>, hand-written <err>
+    float64 D=2 H=3 K=4 T=5 B=3 seed 1: SymPy program <err>, complex-step <err>,
+        central <err>, hand-written <err>
+    float32 D=3 H=4 K=3 T=4 B=2 seed 2: SymPy program <err>, complex-step <err>,
+        central <err>, hand-written <err>, float64 <err>
     float64 D=16 H=32 K=10 T=20 B=8 seed 7: hand-written <err>, directional <err>
 
 Layout: column vectors with the batch last; a quantity of one step is (rows, B), of all steps
@@ -45,9 +48,7 @@ STATE_ROWS = {'h0': 'H', 'c0': 'H'}
 KINKS = ()  # non-analytic functions used (see kink_margin)
 INPUT_DIM, CLASS_DIM, HIDDEN_DIM = 'D', 'K', 'H'
 # what _forward returns after E
-TAPE = (
-    'U', 'b', 'V', 'a_in', 'hs', 'h_prevs', 'Cs', 'C_prevs', 'gs', 'tanh_Cs', 'fiqs', 'zs', 'ohats',
-)
+TAPE = ('U', 'b', 'V', 'a_in', 'hs', 'h_prevs', 'Cs', 'C_prevs', 'tanh_Cs', 'figqs', 'zs', 'ohats',)
 # initial state → its TAPE array
 STATES = {'h0': 'hs', 'c0': 'Cs'}
 
@@ -102,7 +103,7 @@ def forward(params, xs, h0=None, **state0):
         params, xs, h0, state0: as loss() (no targets).
 
     Returns:
-        {'h', 'C', 'ohat'}: each (T, rows, B); 'ohat'[t] is the prediction of step t + 1.
+        {'h', 'C', 'ohat'}: each (T, rows, B), 'ohat' the predictions.
     """
     sizes, dtype, state0 = _checked(params, xs, None, {"h0": h0, **state0}, need_targets=False)
     o = np.zeros((xs.shape[0], sizes[CLASS_DIM], xs.shape[2]), dtype)
@@ -129,57 +130,60 @@ def loss_and_grads(params, xs, targets, h0=None, truncate=None, **state0):
     ) = (params[name] for name in PARAM_SHAPES)
     o = _targets(targets, K, dtype)
     E, (
-        U, b, V, a_in, hs, h_prevs, Cs, C_prevs, gs, tanh_Cs, fiqs, zs, ohats,
+        U, b, V, a_in, hs, h_prevs, Cs, C_prevs, tanh_Cs, figqs, zs, ohats,
     ) = _forward(params, xs, o, state0, sizes, dtype)
     o = _masked_for_backward(o, ohats, targets)  # masked targets: no loss term, no gradient
-    # ∂E/∂z_t = ô_t − o_t   (every t at once)
+    # lstm.cell:33  ∂E/∂z_t = ô_t − o_t   (every t at once)
     dzs = ohats - o
     # Wᵀ ∂E/∂z_t: the part of ∂E/∂h_t from E_t itself, every t at once
     dh_in = _each_step(W.T, dzs)
+
+    def backward_step(t, dh_next, dC_next, dh_in_t, da):
+        """One step back through the cell at step t: from ∂E/∂h_t|t+1, ∂E/∂c_t|t+1 and E_t's own
+        part dh_in_t (0 where E_t is not counted), the step's adjoints into da; returns ∂E/∂h_{t−1},
+        ∂E/∂c_{t−1}."""
+        # the gates by name: views of figqs[t], no copies
+        f, i, g, q = figqs[t, :H], figqs[t, H:2*H], figqs[t, 2*H:3*H], figqs[t, 3*H:]
+        # lstm.cell:32  ∂E/∂h_t = Wᵀ ∂E/∂z_t + ∂E/∂h_t|t+1
+        dh = dh_next + dh_in_t
+        # lstm.cell:31  ∂E/∂tanh(c_t) = q_t ⊙ ∂E/∂h_t
+        dtanh_C = q*dh
+        # lstm.cell:31  ∂E/∂c_t = (1 − tanh(c_t)²) ⊙ ∂E/∂tanh(c_t) + ∂E/∂c_t|t+1
+        dC = (1 - tanh_Cs[t]**2)*dtanh_C + dC_next
+        # lstm.cell:31  ∂E/∂q_t = tanh(c_t) ⊙ ∂E/∂h_t
+        dq = tanh_Cs[t]*dh
+        # lstm.cell:29  δ_q,t = q_t ⊙ (1 − q_t) ⊙ ∂E/∂q_t
+        np.multiply(q*(1 - q), dq, out=da[3*H:])
+        # lstm.cell:30  ∂E/∂g_t = i_t ⊙ ∂E/∂c_t
+        dg = i*dC
+        # lstm.cell:28  δ_g,t = (1 − g_t²) ⊙ ∂E/∂g_t
+        np.multiply(1 - g**2, dg, out=da[2*H:3*H])
+        # lstm.cell:30  ∂E/∂i_t = g_t ⊙ ∂E/∂c_t
+        di = g*dC
+        # lstm.cell:27  δ_i,t = i_t ⊙ (1 − i_t) ⊙ ∂E/∂i_t
+        np.multiply(i*(1 - i), di, out=da[H:2*H])
+        # lstm.cell:30  ∂E/∂f_t = c_{t−1} ⊙ ∂E/∂c_t
+        df = C_prevs[t]*dC
+        # lstm.cell:26  δ_f,t = f_t ⊙ (1 − f_t) ⊙ ∂E/∂f_t
+        np.multiply(f*(1 - f), df, out=da[:H])
+        # lstm.cell:26-29  ∂E/∂h_{t−1} = V_fᵀ δ_f,t + V_iᵀ δ_i,t + V_gᵀ δ_g,t + V_qᵀ δ_q,t
+        dh_prev = V.T @ da
+        # lstm.cell:30  ∂E/∂c_{t−1} = f_t ⊙ ∂E/∂c_t
+        dC_prev = f*dC
+        return dh_prev, dC_prev
+
     if truncate is None or truncate >= T:
-        # (T, rows, B) views of (rows, T, B) arrays: the products over all steps below read them
-        #     without a copy
+        # laid out (rows, T, B): the sums over all steps read them without a copy
         das = np.empty((4*H, T, B), dtype).transpose(1, 0, 2)
         # ∂E/∂h_t|t+1: nothing comes from after step T
         dh_next = np.zeros((H, B), dtype)
         dC_next = np.zeros((H, B), dtype)
         for t in reversed(range(T)):
-            da = das[t]
-            # the gates by name: views of fiqs[t], no copies
-            f, i, q = fiqs[t, :H], fiqs[t, H:2*H], fiqs[t, 2*H:]
-            # ∂E/∂h_t = Wᵀ ∂E/∂z_t + ∂E/∂h_t|t+1
-            dh = dh_next + dh_in[t]
-            # ∂E/∂tanh(c_t) = q_t ⊙ ∂E/∂h_t
-            dtanh_C = q*dh
-            # ∂E/∂c_t = (1 − tanh(c_t)²) ⊙ ∂E/∂tanh(c_t) + ∂E/∂c_t|t+1
-            dC = (1 - tanh_Cs[t]**2)*dtanh_C + dC_next
-            # ∂E/∂q_t = tanh(c_t) ⊙ ∂E/∂h_t
-            dq = tanh_Cs[t]*dh
-            # δ_q,t = q_t ⊙ (1 − q_t) ⊙ ∂E/∂q_t
-            np.multiply(q*(1 - q), dq, out=da[2*H:3*H])
-            # ∂E/∂g_t = i_t ⊙ ∂E/∂c_t
-            dg = i*dC
-            # δ_g,t = (1 − g_t²) ⊙ ∂E/∂g_t
-            np.multiply(1 - gs[t]**2, dg, out=da[3*H:])
-            # ∂E/∂i_t = g_t ⊙ ∂E/∂c_t
-            di = gs[t]*dC
-            # δ_i,t = i_t ⊙ (1 − i_t) ⊙ ∂E/∂i_t
-            np.multiply(i*(1 - i), di, out=da[H:2*H])
-            # ∂E/∂f_t = c_{t−1} ⊙ ∂E/∂c_t
-            df = C_prevs[t]*dC
-            # δ_f,t = f_t ⊙ (1 − f_t) ⊙ ∂E/∂f_t
-            np.multiply(f*(1 - f), df, out=da[:H])
-            # ∂E/∂h_{t−1} = V_fᵀ δ_f,t + V_iᵀ δ_i,t + V_gᵀ δ_g,t + V_qᵀ δ_q,t
-            dh_prev = V.T @ da
-            # ∂E/∂c_{t−1} = f_t ⊙ ∂E/∂c_t
-            dC_prev = f*dC
-            # carried to step t − 1
-            dh_next, dC_next = dh_prev, dC_prev
+            dh_next, dC_next = backward_step(t, dh_next, dC_next, dh_in[t], das[t])
         # ∂E/∂(initial states)
         dh0, dc0 = dh_next, dC_next
     else:
-        # truncated BPTT: the loss at step t_in sends its gradient back over t_in, …, t_in − k + 1
-        #     only (docs/models.md)
+        # truncated BPTT: E_t (step t_in) reaches back to step t_in − k + 1 only (docs/models.md)
         das = np.zeros((4*H, T, B), dtype).transpose(1, 0, 2)
         dh0 = np.zeros((H, B), dtype)
         dc0 = np.zeros((H, B), dtype)
@@ -189,62 +193,36 @@ def loss_and_grads(params, xs, targets, h0=None, truncate=None, **state0):
             dC_next = np.zeros((H, B), dtype)
             for t in range(t_in, max(t_in - truncate, -1), -1):
                 da = np.empty((4*H, B), dtype)
-                # the gates by name: views of fiqs[t], no copies
-                f, i, q = fiqs[t, :H], fiqs[t, H:2*H], fiqs[t, 2*H:]
-                # ∂E/∂h_t = Wᵀ ∂E/∂z_t + ∂E/∂h_t|t+1
-                dh = dh_next + (dh_in[t] if t == t_in else 0)
-                # ∂E/∂tanh(c_t) = q_t ⊙ ∂E/∂h_t
-                dtanh_C = q*dh
-                # ∂E/∂c_t = (1 − tanh(c_t)²) ⊙ ∂E/∂tanh(c_t) + ∂E/∂c_t|t+1
-                dC = (1 - tanh_Cs[t]**2)*dtanh_C + dC_next
-                # ∂E/∂q_t = tanh(c_t) ⊙ ∂E/∂h_t
-                dq = tanh_Cs[t]*dh
-                # δ_q,t = q_t ⊙ (1 − q_t) ⊙ ∂E/∂q_t
-                np.multiply(q*(1 - q), dq, out=da[2*H:3*H])
-                # ∂E/∂g_t = i_t ⊙ ∂E/∂c_t
-                dg = i*dC
-                # δ_g,t = (1 − g_t²) ⊙ ∂E/∂g_t
-                np.multiply(1 - gs[t]**2, dg, out=da[3*H:])
-                # ∂E/∂i_t = g_t ⊙ ∂E/∂c_t
-                di = gs[t]*dC
-                # δ_i,t = i_t ⊙ (1 − i_t) ⊙ ∂E/∂i_t
-                np.multiply(i*(1 - i), di, out=da[H:2*H])
-                # ∂E/∂f_t = c_{t−1} ⊙ ∂E/∂c_t
-                df = C_prevs[t]*dC
-                # δ_f,t = f_t ⊙ (1 − f_t) ⊙ ∂E/∂f_t
-                np.multiply(f*(1 - f), df, out=da[:H])
-                # ∂E/∂h_{t−1} = V_fᵀ δ_f,t + V_iᵀ δ_i,t + V_gᵀ δ_g,t + V_qᵀ δ_q,t
-                dh_prev = V.T @ da
-                # ∂E/∂c_{t−1} = f_t ⊙ ∂E/∂c_t
-                dC_prev = f*dC
+                # E_t enters at its own step t_in only
+                dh_in_t = dh_in[t] if t == t_in else 0
+                dh_next, dC_next = backward_step(t, dh_next, dC_next, dh_in_t, da)
                 das[t] += da
-                # carried to step t − 1
-                dh_next, dC_next = dh_prev, dC_prev
             # the window reached step 1: what is carried is ∂E/∂(initial state)
             if t_in < truncate:
                 dh0 = dh0 + dh_next
                 dc0 = dc0 + dC_next
-    # ∂E/∂x_t = U_fᵀ δ_f,t + U_iᵀ δ_i,t + U_gᵀ δ_g,t + U_qᵀ δ_q,t   (every t at once)
+    # lstm.cell:26-29  ∂E/∂x_t = U_fᵀ δ_f,t + U_iᵀ δ_i,t + U_gᵀ δ_g,t + U_qᵀ δ_q,t
+    #     (every t at once)
     dxs = _each_step(U.T, das)
-    # ∂E/∂U = Σ_t [δ_f,t; δ_i,t; δ_q,t; δ_g,t] x_tᵀ: one product over all steps
+    # lstm.cell:26-29  ∂E/∂U = Σ_t [δ_f,t; δ_i,t; δ_g,t; δ_q,t] x_tᵀ: one product over all steps
     dU = _accumulate(das, xs)
-    # ∂E/∂V = Σ_t [δ_f,t; δ_i,t; δ_q,t; δ_g,t] h_{t−1}ᵀ: one product over all steps
+    # lstm.cell:26-29  ∂E/∂V = Σ_t [δ_f,t; δ_i,t; δ_g,t; δ_q,t] h_{t−1}ᵀ: one product over all steps
     dV = _accumulate(das, h_prevs)
-    # ∂E/∂b_f = Σ_t Σ_batch δ_f,t
+    # lstm.cell:26  ∂E/∂b_f = Σ_t Σ_batch δ_f,t
     db_f = _sum_steps(das[:, :H])
-    # ∂E/∂b_i = Σ_t Σ_batch δ_i,t
+    # lstm.cell:27  ∂E/∂b_i = Σ_t Σ_batch δ_i,t
     db_i = _sum_steps(das[:, H:2*H])
-    # ∂E/∂b_g = Σ_t Σ_batch δ_g,t
-    db_g = _sum_steps(das[:, 3*H:])
-    # ∂E/∂b_q = Σ_t Σ_batch δ_q,t
-    db_q = _sum_steps(das[:, 2*H:3*H])
-    # ∂E/∂W = Σ_t ∂E/∂z_t h_tᵀ
+    # lstm.cell:28  ∂E/∂b_g = Σ_t Σ_batch δ_g,t
+    db_g = _sum_steps(das[:, 2*H:3*H])
+    # lstm.cell:29  ∂E/∂b_q = Σ_t Σ_batch δ_q,t
+    db_q = _sum_steps(das[:, 3*H:])
+    # lstm.cell:32  ∂E/∂W = Σ_t ∂E/∂z_t h_tᵀ
     dW = _accumulate(dzs, hs)
-    # ∂E/∂c = Σ_t Σ_batch ∂E/∂z_t
+    # lstm.cell:32  ∂E/∂c = Σ_t Σ_batch ∂E/∂z_t
     dc = _sum_steps(dzs)
     grads = {
         'U_f': dU[:H], 'V_f': dV[:H], 'b_f': db_f, 'U_i': dU[H:2*H], 'V_i': dV[H:2*H], 'b_i': db_i,
-        'U_g': dU[3*H:], 'V_g': dV[3*H:], 'b_g': db_g, 'U_q': dU[2*H:3*H], 'V_q': dV[2*H:3*H],
+        'U_g': dU[2*H:3*H], 'V_g': dV[2*H:3*H], 'b_g': db_g, 'U_q': dU[3*H:], 'V_q': dV[3*H:],
         'b_q': db_q, 'W': dW, 'c': dc,
     }
     grads["xs"] = dxs
@@ -260,44 +238,46 @@ def _forward(params, xs, o, state0, sizes, dtype):
     (
         U_f, V_f, b_f, U_i, V_i, b_i, U_g, V_g, b_g, U_q, V_q, b_q, W, c,
     ) = (params[name] for name in PARAM_SHAPES)
-    # U = [U_f; U_i; U_q; U_g]: the blocks stacked by rows, one product for all
-    U = np.concatenate([U_f, U_i, U_q, U_g])
-    # b = [b_f; b_i; b_q; b_g]: the blocks stacked by rows, one product for all
-    b = np.concatenate([b_f, b_i, b_q, b_g])
-    # V = [V_f; V_i; V_q; V_g]: the blocks stacked by rows, one product for all
-    V = np.concatenate([V_f, V_i, V_q, V_g])
+    # U = [U_f; U_i; U_g; U_q]: the blocks stacked by rows, one product for all
+    U = np.concatenate([U_f, U_i, U_g, U_q])
+    # b = [b_f; b_i; b_g; b_q]: the blocks stacked by rows, one product for all
+    b = np.concatenate([b_f, b_i, b_g, b_q])
+    # V = [V_f; V_i; V_g; V_q]: the blocks stacked by rows, one product for all
+    V = np.concatenate([V_f, V_i, V_g, V_q])
     # lstm.cell:26  a_f,t = U_f x_t + b_f   (every t at once: hoisted out of the loop)
     # lstm.cell:27  a_i,t = U_i x_t + b_i
-    # lstm.cell:29  a_q,t = U_q x_t + b_q
     # lstm.cell:28  a_g,t = U_g x_t + b_g
+    # lstm.cell:29  a_q,t = U_q x_t + b_q
     a_in = _each_step(U, xs) + b
-    # h_all[t] is h_t for t = 0 … T (row 0 is h0); hs, h_prevs: its rows 1 … T, 0 … T − 1
+    # h_all[t] is h_t for t = 0 … T (row 0 is h0)
     h_all = np.empty((T + 1, H, B), dtype)
     h_all[0] = state0['h0']
+    # hs: rows 1 … T; h_prevs: rows 0 … T−1
     hs, h_prevs = h_all[1:], h_all[:-1]
-    # C_all[t] is c_t for t = 0 … T (row 0 is c0); Cs, C_prevs: its rows 1 … T, 0 … T − 1
+    # C_all[t] is c_t for t = 0 … T (row 0 is c0)
     C_all = np.empty((T + 1, H, B), dtype)
     C_all[0] = state0['c0']
+    # Cs: rows 1 … T; C_prevs: rows 0 … T−1
     Cs, C_prevs = C_all[1:], C_all[:-1]
-    gs = np.empty((T, H, B), dtype)
     tanh_Cs = np.empty((T, H, B), dtype)
-    fiqs = np.empty((T, 3*H, B), dtype)
+    figqs = np.empty((T, 4*H, B), dtype)
     for t in range(T):
         # lstm.cell:26  a_f,t = U_f x_t + V_f h_{t−1} + b_f
         # lstm.cell:27  a_i,t = U_i x_t + V_i h_{t−1} + b_i
-        # lstm.cell:29  a_q,t = U_q x_t + V_q h_{t−1} + b_q
         # lstm.cell:28  a_g,t = U_g x_t + V_g h_{t−1} + b_g
+        # lstm.cell:29  a_q,t = U_q x_t + V_q h_{t−1} + b_q
         a = a_in[t] + V @ h_prevs[t]
         # lstm.cell:26  f_t = σ(a_f,t)
         # lstm.cell:27  i_t = σ(a_i,t)
-        # lstm.cell:29  q_t = σ(a_q,t)
-        _sigmoid(a[:3*H], out=fiqs[t])
-        # the gates by name: views of fiqs[t], no copies
-        f, i, q = fiqs[t, :H], fiqs[t, H:2*H], fiqs[t, 2*H:]
+        _sigmoid(a[:2*H], out=figqs[t, :2*H])
         # lstm.cell:28  g_t = tanh(a_g,t)
-        np.tanh(a[3*H:], out=gs[t])
+        np.tanh(a[2*H:3*H], out=figqs[t, 2*H:3*H])
+        # lstm.cell:29  q_t = σ(a_q,t)
+        _sigmoid(a[3*H:], out=figqs[t, 3*H:])
+        # the gates by name: views of figqs[t], no copies
+        f, i, g, q = figqs[t, :H], figqs[t, H:2*H], figqs[t, 2*H:3*H], figqs[t, 3*H:]
         # lstm.cell:30  c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t
-        Cs[t] = f*C_prevs[t] + i*gs[t]
+        Cs[t] = f*C_prevs[t] + i*g
         # lstm.cell:31  tanh(c_t)
         np.tanh(Cs[t], out=tanh_Cs[t])
         # lstm.cell:31  h_t = q_t ⊙ tanh(c_t)
@@ -310,7 +290,7 @@ def _forward(params, xs, o, state0, sizes, dtype):
     ohats = np.exp(log_ohats)
     # E = Σ_t E_t,  E_t = −o_t · log ô_t  (summed over the batch)
     E = -np.sum(o * log_ohats)
-    return E, (U, b, V, a_in, hs, h_prevs, Cs, C_prevs, gs, tanh_Cs, fiqs, zs, ohats,)
+    return E, (U, b, V, a_in, hs, h_prevs, Cs, C_prevs, tanh_Cs, figqs, zs, ohats,)
 
 
 _KINK_MARGINS = None  # a list while kink_margin() runs: the smallest |argument| of every relu call
@@ -337,11 +317,6 @@ def _log_softmax(z):
     complex z."""
     shifted = z - np.max(z.real, axis=-2, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=-2, keepdims=True))
-
-
-def _softmax(z):
-    """ô = softmax(z) over the class axis (−2)."""
-    return np.exp(_log_softmax(z))
 
 
 def _one_hot(targets, K, dtype):

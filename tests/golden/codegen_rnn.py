@@ -11,10 +11,14 @@ The cell (one time step; E = Σ_t −o_t · log ô_t, summed over the batch):
     ô_t = softmax(z_t)
 
 Verification before this file was written:
-    bptt <version>; PASSED; truncate=None; every gradient (parameters, xs, initial states), norm-wise relative error ≤ tolerance
-    float64 D=3 H=4 K=3 T=4 B=2 seed 0: SymPy program <err>, complex-step <err>, central <err>, hand-written <err>
-    float64 D=2 H=3 K=4 T=5 B=3 seed 1: SymPy program <err>, complex-step <err>, central <err>, hand-written <err>
-    float32 D=3 H=4 K=3 T=4 B=2 seed 2: SymPy program <err>, complex-step <err>, central <err>, hand-written <err>, float64 <err>
+    bptt <version>; PASSED; truncate=None; every gradient (parameters, xs, initial states), norm-wise
+        relative error ≤ tolerance
+    float64 D=3 H=4 K=3 T=4 B=2 seed 0: SymPy program <err>, complex-step <err>,
+        central <err>, hand-written <err>
+    float64 D=2 H=3 K=4 T=5 B=3 seed 1: SymPy program <err>, complex-step <err>,
+        central <err>, hand-written <err>
+    float32 D=3 H=4 K=3 T=4 B=2 seed 2: SymPy program <err>, complex-step <err>,
+        central <err>, hand-written <err>, float64 <err>
     float64 D=16 H=32 K=10 T=20 B=8 seed 7: hand-written <err>, directional <err>
 
 Layout: column vectors with the batch last; a quantity of one step is (rows, B), of all steps
@@ -87,7 +91,7 @@ def forward(params, xs, h0=None, **state0):
         params, xs, h0, state0: as loss() (no targets).
 
     Returns:
-        {'h', 'ohat'}: each (T, rows, B); 'ohat'[t] is the prediction of step t + 1.
+        {'h', 'ohat'}: each (T, rows, B), 'ohat' the predictions.
     """
     sizes, dtype, state0 = _checked(params, xs, None, {"h0": h0, **state0}, need_targets=False)
     o = np.zeros((xs.shape[0], sizes[CLASS_DIM], xs.shape[2]), dtype)
@@ -113,31 +117,33 @@ def loss_and_grads(params, xs, targets, h0=None, truncate=None, **state0):
     o = _targets(targets, K, dtype)
     E, (a_in, hs, h_prevs, zs, ohats,) = _forward(params, xs, o, state0, sizes, dtype)
     o = _masked_for_backward(o, ohats, targets)  # masked targets: no loss term, no gradient
-    # ∂E/∂z_t = ô_t − o_t   (every t at once)
+    # rnn.cell:17  ∂E/∂z_t = ô_t − o_t   (every t at once)
     dzs = ohats - o
     # Wᵀ ∂E/∂z_t: the part of ∂E/∂h_t from E_t itself, every t at once
     dh_in = _each_step(W.T, dzs)
+
+    def backward_step(t, dh_next, dh_in_t, da):
+        """One step back through the cell at step t: from ∂E/∂h_t|t+1 and E_t's own part dh_in_t (0
+        where E_t is not counted), the step's adjoints into da; returns ∂E/∂h_{t−1}."""
+        # rnn.cell:16  ∂E/∂h_t = Wᵀ ∂E/∂z_t + ∂E/∂h_t|t+1
+        dh = dh_next + dh_in_t
+        # rnn.cell:15  δ_t = (1 − h_t²) ⊙ ∂E/∂h_t
+        np.multiply(1 - hs[t]**2, dh, out=da)
+        # rnn.cell:14  ∂E/∂h_{t−1} = Vᵀ δ_t
+        dh_prev = V.T @ da
+        return dh_prev
+
     if truncate is None or truncate >= T:
-        # (T, rows, B) views of (rows, T, B) arrays: the products over all steps below read them
-        #     without a copy
+        # laid out (rows, T, B): the sums over all steps read them without a copy
         das = np.empty((H, T, B), dtype).transpose(1, 0, 2)
         # ∂E/∂h_t|t+1: nothing comes from after step T
         dh_next = np.zeros((H, B), dtype)
         for t in reversed(range(T)):
-            da = das[t]
-            # ∂E/∂h_t = Wᵀ ∂E/∂z_t + ∂E/∂h_t|t+1
-            dh = dh_next + dh_in[t]
-            # δ_t = (1 − h_t²) ⊙ ∂E/∂h_t
-            np.multiply(1 - hs[t]**2, dh, out=da)
-            # ∂E/∂h_{t−1} = Vᵀ δ_t
-            dh_prev = V.T @ da
-            # carried to step t − 1
-            dh_next = dh_prev
+            dh_next = backward_step(t, dh_next, dh_in[t], das[t])
         # ∂E/∂(initial states)
         dh0 = dh_next
     else:
-        # truncated BPTT: the loss at step t_in sends its gradient back over t_in, …, t_in − k + 1
-        #     only (docs/models.md)
+        # truncated BPTT: E_t (step t_in) reaches back to step t_in − k + 1 only (docs/models.md)
         das = np.zeros((H, T, B), dtype).transpose(1, 0, 2)
         dh0 = np.zeros((H, B), dtype)
         for t_in in range(T):
@@ -145,29 +151,24 @@ def loss_and_grads(params, xs, targets, h0=None, truncate=None, **state0):
             dh_next = np.zeros((H, B), dtype)
             for t in range(t_in, max(t_in - truncate, -1), -1):
                 da = np.empty((H, B), dtype)
-                # ∂E/∂h_t = Wᵀ ∂E/∂z_t + ∂E/∂h_t|t+1
-                dh = dh_next + (dh_in[t] if t == t_in else 0)
-                # δ_t = (1 − h_t²) ⊙ ∂E/∂h_t
-                np.multiply(1 - hs[t]**2, dh, out=da)
-                # ∂E/∂h_{t−1} = Vᵀ δ_t
-                dh_prev = V.T @ da
+                # E_t enters at its own step t_in only
+                dh_in_t = dh_in[t] if t == t_in else 0
+                dh_next = backward_step(t, dh_next, dh_in_t, da)
                 das[t] += da
-                # carried to step t − 1
-                dh_next = dh_prev
             # the window reached step 1: what is carried is ∂E/∂(initial state)
             if t_in < truncate:
                 dh0 = dh0 + dh_next
-    # ∂E/∂x_t = Uᵀ δ_t   (every t at once)
+    # rnn.cell:14  ∂E/∂x_t = Uᵀ δ_t   (every t at once)
     dxs = _each_step(U.T, das)
-    # ∂E/∂U = Σ_t [δ_t] x_tᵀ: one product over all steps
+    # rnn.cell:14  ∂E/∂U = Σ_t [δ_t] x_tᵀ: one product over all steps
     dU = _accumulate(das, xs)
-    # ∂E/∂V = Σ_t [δ_t] h_{t−1}ᵀ: one product over all steps
+    # rnn.cell:14  ∂E/∂V = Σ_t [δ_t] h_{t−1}ᵀ: one product over all steps
     dV = _accumulate(das, h_prevs)
-    # ∂E/∂b = Σ_t Σ_batch δ_t
+    # rnn.cell:14  ∂E/∂b = Σ_t Σ_batch δ_t
     db = _sum_steps(das)
-    # ∂E/∂W = Σ_t ∂E/∂z_t h_tᵀ
+    # rnn.cell:16  ∂E/∂W = Σ_t ∂E/∂z_t h_tᵀ
     dW = _accumulate(dzs, hs)
-    # ∂E/∂c = Σ_t Σ_batch ∂E/∂z_t
+    # rnn.cell:16  ∂E/∂c = Σ_t Σ_batch ∂E/∂z_t
     dc = _sum_steps(dzs)
     grads = {'U': dU, 'V': dV, 'b': db, 'W': dW, 'c': dc}
     grads["xs"] = dxs
@@ -182,9 +183,10 @@ def _forward(params, xs, o, state0, sizes, dtype):
     (U, V, b, W, c,) = (params[name] for name in PARAM_SHAPES)
     # rnn.cell:14  a_t = U x_t + b   (every t at once: hoisted out of the loop)
     a_in = _each_step(U, xs) + b
-    # h_all[t] is h_t for t = 0 … T (row 0 is h0); hs, h_prevs: its rows 1 … T, 0 … T − 1
+    # h_all[t] is h_t for t = 0 … T (row 0 is h0)
     h_all = np.empty((T + 1, H, B), dtype)
     h_all[0] = state0['h0']
+    # hs: rows 1 … T; h_prevs: rows 0 … T−1
     hs, h_prevs = h_all[1:], h_all[:-1]
     for t in range(T):
         # rnn.cell:14  a_t = U x_t + V h_{t−1} + b
@@ -226,11 +228,6 @@ def _log_softmax(z):
     complex z."""
     shifted = z - np.max(z.real, axis=-2, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=-2, keepdims=True))
-
-
-def _softmax(z):
-    """ô = softmax(z) over the class axis (−2)."""
-    return np.exp(_log_softmax(z))
 
 
 def _one_hot(targets, K, dtype):
