@@ -95,9 +95,10 @@ def _off_by_one(model, T, upstream):
            _v(m, "h_{t−1} from a list indexed hs[t−1]: at t = 1 it wraps to h_T",
               "h_prev", lambda v, c: c["hs"][-1] if c["t"] == 0 else v),
            _v(m, "h_{t−1} = h_{t−2}  (one step too far back)",
-              "h_prev", lambda v, c: c["hs"][c["t"] - 2] if c["t"] >= 2 else c["h0"]),
-           _v(m, "dW += dz_t h_{t−1}ᵀ  (the output weight gradient with h_{t−1} instead of h_t)",
-              "h_out", lambda v, c: c["hs"][c["t"] - 1] if c["t"] >= 1 else c["h0"])]
+              "h_prev", lambda v, c: c["hs"][c["t"] - 2] if c["t"] >= 2 else c["h0"])]
+    if not upstream:  # an output layer (∂L/∂W) exists only when a loss drives the backward
+        out.append(_v(m, "dW += dz_t h_{t−1}ᵀ  (the output weight gradient with h_{t−1} instead of h_t)",
+                      "h_out", lambda v, c: c["hs"][c["t"] - 1] if c["t"] >= 1 else c["h0"]))
     if model in LSTMS:
         out.append(_v(m, "df = dc ⊙ c_t  (c_t instead of c_{t−1})", "c_prev", lambda v, c: c["c"]))
     return out
