@@ -16,6 +16,30 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SEED = 20261201
 
 
+_MUTANT_ROOT = []  # the temporary folder the mutants were written to, once per process
+
+
+def path_of(case):
+    """Where a case's file is: a correct file here; a mutant in a temporary folder, derived from its
+    correct file by make_mutants.py on first use (the mutants are not committed)."""
+    if not case["file"].startswith("mutants/"):
+        return os.path.join(HERE, case["file"])
+    if not _MUTANT_ROOT:
+        import atexit
+        import importlib.util
+        import shutil
+        import tempfile
+        root = tempfile.mkdtemp(prefix="bptt-round3-")
+        atexit.register(shutil.rmtree, root, True)
+        spec = importlib.util.spec_from_file_location("heldout_round3_make_mutants",
+                                                      os.path.join(HERE, "make_mutants.py"))
+        make_mutants = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(make_mutants)
+        make_mutants.main(root)
+        _MUTANT_ROOT.append(root)
+    return os.path.join(_MUTANT_ROOT[0], case["file"])
+
+
 def load_manifest():
     with open(os.path.join(HERE, "manifest.json")) as fh:
         return json.load(fh)["cases"]
@@ -26,7 +50,7 @@ def command(case, seed):
     for k, opt in enumerate(opts[:-1]):
         if opt in ("--with", "--adapter"):
             opts[k + 1] = os.path.join(HERE, opts[k + 1])  # helpers live next to the correct files
-    return [sys.executable, "-m", "bptt", "check", os.path.join(HERE, case["file"]),
+    return [sys.executable, "-m", "bptt", "check", path_of(case),
             "--convention", case["convention"], "--model", case["model"], *opts,
             "--seed", str(seed), "--no-numerical", "--json", "-"]
 
